@@ -30,11 +30,15 @@ def raw_loop(data: list, step: Callable, handlers: list[Callable], every: int | 
                 h(e)
 
 
-def engine_run(lib: Any, data: list, step: Callable, handlers: list, every: int | None,
-               max_epochs: int = 1) -> Callable[[], Any]:
+def engine_run(
+    lib: Any, data: list, step: Callable, handlers: list, every: int | None, max_epochs: int = 1
+) -> Callable[[], Any]:
     engine = lib.Engine(step)
-    event = lib.Events.ITERATION_COMPLETED if every is None else lib.Events.ITERATION_COMPLETED(
-        every=every)
+    event = (
+        lib.Events.ITERATION_COMPLETED
+        if every is None
+        else lib.Events.ITERATION_COMPLETED(every=every)
+    )
     for h in handlers:
         engine.add_event_handler(event, h)
     return lambda: engine.run(data, max_epochs=max_epochs)
@@ -70,9 +74,9 @@ def mlp_step() -> tuple[Callable, list]:
 def import_time(module: str) -> float:
     """Seconds that `import module` adds over `import torch`, in a fresh interpreter (best of 3)."""
     code = (
-        "import time, torch; t = time.perf_counter(); import {m}; "
+        f"import time, torch; t = time.perf_counter(); import {module}; "
         "print(time.perf_counter() - t)"
-    ).format(m=module)
+    )
     runs = [float(subprocess.check_output([sys.executable, "-c", code])) for _ in range(3)]
     return min(runs)
 
@@ -103,8 +107,11 @@ def main() -> None:
     small = list(range(10))
     step, mlp_data = mlp_step()
     scenarios: list[tuple[str, int, dict[str, Callable[[], Any]]]] = []
-    for title, hs, every in [("bare run", [], None), ("10 handlers", [handler] * 10, None),
-                             ("10 handlers every=100", [handler] * 10, 100)]:
+    for title, hs, every in [
+        ("bare run", [], None),
+        ("10 handlers", [handler] * 10, None),
+        ("10 handlers every=100", [handler] * 10, 100),
+    ]:
         fns = {"raw": lambda hs=hs, every=every: raw_loop(data, trivial, hs, every)}
         fns |= {k: engine_run(m, data, trivial, hs, every) for k, m in libs.items()}
         scenarios.append((title, N_ITERS, fns))
@@ -116,8 +123,11 @@ def main() -> None:
     scenarios.append(("tiny MLP step (64-64-1, batch 32)", len(mlp_data), fns))
 
     names = ["raw", *libs]
-    print(f"{'scenario':36s}" + "".join(f"{n + ' µs/it':>16s}" for n in names)
-          + "".join(f"{n + ' over raw':>20s}" for n in names[1:]))
+    print(
+        f"{'scenario':36s}"
+        + "".join(f"{n + ' µs/it':>16s}" for n in names)
+        + "".join(f"{n + ' over raw':>20s}" for n in names[1:])
+    )
     for title, n, fns in scenarios:
         best = {k: float("inf") for k in fns}
         for _ in range(repeats):  # alternate, so drifts in machine speed hit all alike

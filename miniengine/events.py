@@ -32,17 +32,25 @@ __all__ = ["CallableEventWithFilter", "EventEnum", "Events", "EventsList", "Remo
 EventFilter = Callable[[Any, int], bool]
 
 
+def _named(event_filter: EventFilter, name: str) -> EventFilter:
+    event_filter.__name__ = event_filter.__qualname__ = name  # shown by repr and describe()
+    return event_filter
+
+
 def _every(n: int) -> EventFilter:
-    return lambda engine, count: count % n == 0
+    return _named(lambda engine, count: count % n == 0, f"every={n}")
 
 
 def _once(counts: frozenset[int]) -> EventFilter:
-    return lambda engine, count: count in counts
+    return _named(lambda engine, count: count in counts, f"once={sorted(counts)}")
 
 
 def _between(after: int, before: float, every: int) -> EventFilter:
     # Strict bounds; `every` counts from the first value after `after`.
-    return lambda engine, count: after < count < before and (count - after - 1) % every == 0
+    return _named(
+        lambda engine, count: after < count < before and (count - after - 1) % every == 0,
+        f"after={after}, before={before}, every={every}",
+    )
 
 
 def _bind_error(fn: Callable, *args: Any, **kwargs: Any) -> str | None:
@@ -158,8 +166,9 @@ class CallableEventWithFilter:
         return CallableEventWithFilter(self.value, event_filter, self.name)
 
     def __repr__(self) -> str:
-        suffix = "" if self.filter is None else f"(filter={self.filter})"
-        return f"Events.{self.name}{suffix}"
+        if self.filter is None:
+            return f"Events.{self.name}"
+        return f"Events.{self.name}({getattr(self.filter, '__name__', self.filter)})"
 
     # Equal by name, filtered or not: they share one handler list.
     def __eq__(self, other: Any) -> bool:

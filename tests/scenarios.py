@@ -256,9 +256,7 @@ def load_state_dict_epoch_boundary(Engine, Events):
 
 def set_data_mid_run(Engine, Events):
     engine, trace = traced(Engine, Events)
-    engine.add_event_handler(
-        Events.ITERATION_COMPLETED(once=2), lambda e: e.set_data([10, 20, 30])
-    )
+    engine.add_event_handler(Events.ITERATION_COMPLETED(once=2), lambda e: e.set_data([10, 20, 30]))
     engine.run([1, 2, 3], max_epochs=2)
     return trace
 
