@@ -23,11 +23,9 @@ __all__ = ["Engine", "State", "Events", "EventEnum", "CallableEventWithFilter", 
 __all__ += ["RemovableEventHandle"]  # and, lazily, create_supervised_trainer / _evaluator
 
 # The counter a filter looks at, per event name; `register_events` extends a per-engine copy.
-_COUNTERS = dict.fromkeys(["STARTED", "EPOCH_STARTED", "EPOCH_COMPLETED", "COMPLETED"], "epoch")
-_COUNTERS |= dict.fromkeys(
-    ["GET_BATCH_STARTED", "GET_BATCH_COMPLETED", "ITERATION_STARTED", "ITERATION_COMPLETED"],
-    "iteration",
-)
+_COUNTERS = {e: "epoch" for e in ("STARTED", "EPOCH_STARTED", "EPOCH_COMPLETED", "COMPLETED")}
+_COUNTERS |= {e: "iteration" for e in ("GET_BATCH_STARTED", "GET_BATCH_COMPLETED")}
+_COUNTERS |= {e: "iteration" for e in ("ITERATION_STARTED", "ITERATION_COMPLETED")}
 
 
 class _Terminate(Exception):
@@ -47,26 +45,31 @@ def _hms(seconds: float) -> str:
     return f"{int(mins // 60):02d}:{int(mins % 60):02d}:{secs:06.3f}"
 
 
+def _length(data: Any) -> int | None:
+    try:
+        return len(data)
+    except TypeError:  # no len(), or a DataLoader over an IterableDataset
+        return None
+
+
 class State:
     """What an engine knows about its run; handlers read and write it.
 
-    ``iteration`` and ``epoch`` count globally from 1 once running (0 before). ``output`` is
-    the process function's last result, ``batch`` the last batch, ``metrics`` a dict that
-    metrics write into, ``times`` the seconds taken by the last epoch and by the whole run.
-    Any other attribute may be added; the state survives between runs.
+    ``iteration`` and ``epoch`` count from 1 once running; ``output`` is the process function's
+    last result, ``batch`` the last batch, ``metrics`` where metrics write, ``times`` the
+    seconds of the last epoch and of the run. Extra attributes are welcome; the state
+    survives between runs.
 
     Args:
         **kwargs: extra attributes to set.
 
     Example:
-        >>> from miniengine import State
         >>> State(alpha=0.5).alpha
         0.5
     """
 
     def __init__(self, **kwargs: Any) -> None:
-        self.iteration = 0
-        self.epoch = 0
+        self.iteration = self.epoch = 0
         self.epoch_length: int | None = None
         self.max_epochs: int | None = None
         self.max_iters: int | None = None
@@ -79,17 +82,15 @@ class State:
         self.__dict__.update(kwargs)
 
     def __repr__(self) -> str:
-        def show(v: Any) -> Any:
-            return v if isinstance(v, int | float | str) else type(v)
-
-        return "State:\n" + "".join(f"\t{k}: {show(v)}\n" for k, v in self.__dict__.items())
+        items = self.__dict__.items()
+        shown = ((k, v if isinstance(v, int | float | str) else type(v)) for k, v in items)
+        return "State:\n" + "".join(f"\t{k}: {v}\n" for k, v in shown)
 
 
 class Engine:
     """Runs ``process_function(engine, batch)`` over data, firing events to handlers.
 
-    The run loop, with the events it fires (``run()`` returns early on ``interrupt()`` and
-    continues exactly there on the next ``run()``)::
+    The run loop and the events it fires::
 
         STARTED
         while not done:                         # max_epochs, or max_iters, reached
@@ -106,17 +107,18 @@ class Engine:
 
     After each event's handlers the engine checks its flags: ``terminate()`` fires TERMINATE,
     then COMPLETED (unless ``skip_completed``); ``terminate_epoch()`` fires
-    TERMINATE_SINGLE_EPOCH then EPOCH_COMPLETED (unless ``skip_epoch_completed``) and starts the
-    next epoch. An exception fires EXCEPTION_RAISED if it has handlers (inside an epoch the rest
-    of that epoch is skipped and the run goes on; elsewhere ``run()`` returns), else it escapes.
-    GET_BATCH_* and DATALOADER_STOP_ITERATION are not fired when ``data`` is None.
+    TERMINATE_SINGLE_EPOCH, then EPOCH_COMPLETED (unless ``skip_epoch_completed``) and goes on
+    with the next epoch; ``interrupt()`` fires INTERRUPT and ``run()`` returns, to continue
+    exactly there on the next ``run()``. An exception fires EXCEPTION_RAISED if it has
+    handlers (inside an epoch, the rest of that epoch is skipped and the run goes on;
+    elsewhere ``run()`` returns), else it escapes. With ``data=None``, GET_BATCH_* and
+    DATALOADER_STOP_ITERATION are not fired.
 
     Args:
-        process_function: called as ``process_function(engine, batch)`` each iteration; what
-            it returns becomes ``engine.state.output``.
+        process_function: called as ``process_function(engine, batch)``; what it returns
+            becomes ``engine.state.output``.
 
     Example:
-        >>> from miniengine import Engine, Events
         >>> engine = Engine(lambda engine, batch: batch * 10)
         >>> @engine.on(Events.ITERATION_COMPLETED(every=2))
         ... def show(engine):
@@ -128,16 +130,10 @@ class Engine:
     """
 
     def __init__(self, process_function: Callable[[Engine, Any], Any]) -> None:
-        if process_function is None or not callable(process_function):
-            raise ValueError(
-                "Engine must be given a processing function in order to run, "
-                f"got {process_function!r}"
-            )
-        if (why := _bind_error(process_function, self, None)) is not None:
-            raise ValueError(
-                f"Error adding {process_function} 'process_function': it must accept "
-                f"(engine, batch) ({why})."
-            )
+        if not callable(process_function):
+            raise ValueError(f"Engine needs a process function, got {process_function!r}")
+        if why := _bind_error(process_function, self, None):
+            raise ValueError(f"process_function must accept (engine, batch): {why}")
         self._process_function = process_function
         self.logger = logging.getLogger(f"{__name__}.{type(self).__name__}")
         self.state = State()
@@ -146,11 +142,11 @@ class Engine:
         self.should_terminate_single_epoch: bool | str = False  # or "skip_epoch_completed"
         self.should_interrupt = False
         self._state_dict_user_keys: list[str] = []
-        # event name -> [(handler, with_engine, args, kwargs, filter, counter)]; a removal
-        # replaces the list, so a firing in progress is not disturbed.
+        # event name -> [(handler, with_engine, args, kwargs, filter, counter)]. A removal
+        # replaces the list, so that a firing in progress goes on undisturbed.
         self._event_handlers: dict[str, list[tuple]] = {}
         self._counters = dict(_COUNTERS)
-        self._on_run_end: list[Callable[[], Any]] = []  # flushers: called however run() ends
+        self._on_run_end: list[Callable[[], Any]] = []  # flushers, called however run() ends
         self._run_gen: Iterator[State] | None = None
         self._data_iter: Iterator[Any] | None = None
         self._iter_origin = 0  # state.iteration when _data_iter was made
@@ -159,24 +155,21 @@ class Engine:
         self.register_events(*Events)
 
     # ----------------------------------------------------------------- events and handlers
-    def register_events(
-        self, *event_names: str | EventEnum, event_to_attr: dict | None = None
-    ) -> None:
+    def register_events(self, *event_names: str | EventEnum, event_to_attr: dict | None = None):
         """Allow custom events to be fired and handled on this engine.
 
         Args:
             *event_names: ``EventEnum`` members or strings.
-            event_to_attr: maps an event to the ``state`` attribute that counts it, which
-                filters (``every=``...) on that event then use.
+            event_to_attr: maps an event to the ``state`` attribute that counts it (then
+                filters such as ``every=`` work on it).
 
         Example:
-            >>> from miniengine import Engine
             >>> engine = Engine(lambda e, b: None)
             >>> engine.register_events("backward", event_to_attr={"backward": "backwards"})
             >>> engine.state.backwards
             0
         """
-        if not (event_to_attr is None or isinstance(event_to_attr, dict)):
+        if not isinstance(event_to_attr, dict | None):
             raise ValueError(f"Expected event_to_attr to be dictionary. Got {type(event_to_attr)}.")
         for index, event in enumerate(event_names):
             if not isinstance(event, str | EventEnum):
@@ -191,36 +184,25 @@ class Engine:
                 setattr(self.state, attr, 0)
 
     def has_registered_events(self, event: Any) -> bool:
-        """Whether ``event`` may be fired on this engine.
-
-        Args:
-            event: an event or event name.
-
-        Example:
-            >>> from miniengine import Engine, Events
-            >>> Engine(lambda e, b: None).has_registered_events(Events.STARTED)
-            True
-        """
+        """Whether ``event`` (an event or its name) may be fired on this engine."""
         return _key(event) in self._event_handlers
 
-    def _assert_allowed_event(self, event: Any) -> str:
-        if not isinstance(event, str | CallableEventWithFilter) or not self.has_registered_events(
-            event
-        ):
-            raise ValueError(
-                f"Event {event!r} is not a valid event for this {type(self).__name__}; "
-                "use Events or register custom events with engine.register_events()."
-            )
-        return _key(event)
+    def _allowed_key(self, event: Any) -> str:
+        if isinstance(event, str | CallableEventWithFilter) and self.has_registered_events(event):
+            return _key(event)
+        raise ValueError(
+            f"Event {event!r} is not a valid event for this {type(self).__name__}; use Events "
+            "or custom events registered with engine.register_events()."
+        )
 
     def add_event_handler(
         self, event_name: Any, handler: Callable, *args: Any, **kwargs: Any
     ) -> RemovableEventHandle:
-        """Call ``handler`` each time ``event_name`` fires (handlers run in the order added).
+        """Call ``handler(engine, *args, **kwargs)`` each time ``event_name`` fires.
 
-        The handler is called as ``handler(engine, *args, **kwargs)``, or without the engine if
-        its signature only fits that; EXCEPTION_RAISED handlers also get the exception after
-        the engine, TERMINATE_SINGLE_EPOCH handlers the keyword ``iter_counter``.
+        Handlers run in the order added. The engine argument is left out if the handler's
+        signature only fits that. EXCEPTION_RAISED handlers also get the exception (after the
+        engine), TERMINATE_SINGLE_EPOCH handlers the keyword argument ``iter_counter``.
 
         Args:
             event_name: an event, a filtered event (``Events.X(every=10)``) or an ``EventsList``.
@@ -229,37 +211,34 @@ class Engine:
             **kwargs: extra keyword arguments for the handler.
 
         Example:
-            >>> from miniengine import Engine, Events
             >>> engine = Engine(lambda e, b: None)
             >>> handle = engine.add_event_handler(Events.COMPLETED, lambda msg: print(msg), "done")
             >>> _ = engine.run([1])
             done
-            >>> handle.remove()
         """
         if isinstance(event_name, EventsList):
             for event in event_name:
                 self.add_event_handler(event, handler, *args, **kwargs)
             return RemovableEventHandle(event_name, handler, self)
-        key = self._assert_allowed_event(event_name)
-        event_filter = getattr(event_name, "filter", None)
-        counter = self._counters.get(key)
+        key = self._allowed_key(event_name)
+        event_filter, counter = getattr(event_name, "filter", None), self._counters.get(key)
         if event_filter is not None and counter is None:
             raise ValueError(
-                f"Event {key} has no counter, so it cannot be filtered ({event_name!r}); "
-                "filters work on events counted by state.iteration or state.epoch, or on custom "
-                "events registered with event_to_attr."
+                f"Event {key} has no counter, so it cannot be filtered ({event_name!r}); filters "
+                "work on events counted by state.iteration or state.epoch, or on custom events "
+                "registered with event_to_attr."
             )
-        event_args: tuple = (Exception(),) if key == "EXCEPTION_RAISED" else ()
-        event_kwargs = {"iter_counter": 0} if key == "TERMINATE_SINGLE_EPOCH" else {}
-        call_args, call_kwargs = (*event_args, *args), {**kwargs, **event_kwargs}
-        with_engine = _bind_error(handler, self, *call_args, **call_kwargs) is None
+        call_args = (Exception(), *args) if key == "EXCEPTION_RAISED" else args
+        call_kwargs = {**kwargs, "iter_counter": 0} if key == "TERMINATE_SINGLE_EPOCH" else kwargs
+        with_engine = not _bind_error(handler, self, *call_args, **call_kwargs)
         if not with_engine and (why := _bind_error(handler, *call_args, **call_kwargs)):
             raise ValueError(
                 f"Error adding {handler} 'handler': it cannot be called with "
-                f"{['engine', *call_args, *call_kwargs]} nor without the engine ({why})."
+                f"{['engine', *call_args, *call_kwargs]}, with or without the engine ({why})."
             )
-        entry = (handler, with_engine, args, kwargs, event_filter, counter)
-        self._event_handlers[key].append(entry)
+        self._event_handlers[key].append(
+            (handler, with_engine, args, kwargs, event_filter, counter)
+        )
         return RemovableEventHandle(event_name, handler, self)
 
     def on(self, event_name: Any, *args: Any, **kwargs: Any) -> Callable:
@@ -271,7 +250,6 @@ class Engine:
             **kwargs: extra keyword arguments for the handler.
 
         Example:
-            >>> from miniengine import Engine, Events
             >>> engine = Engine(lambda e, b: None)
             >>> @engine.on(Events.EPOCH_COMPLETED)
             ... def report(engine):
@@ -288,18 +266,7 @@ class Engine:
         return decorator
 
     def has_event_handler(self, handler: Callable, event_name: Any | None = None) -> bool:
-        """Whether ``handler`` is attached to ``event_name`` (to any event if None).
-
-        Args:
-            handler: the handler.
-            event_name: the event, or None.
-
-        Example:
-            >>> from miniengine import Engine, Events
-            >>> engine = Engine(lambda e, b: None)
-            >>> engine.has_event_handler(print, Events.STARTED)
-            False
-        """
+        """Whether ``handler`` is attached to ``event_name`` (to any event, if None)."""
         if event_name is None:
             lists: Iterable[list] = self._event_handlers.values()
         else:
@@ -307,18 +274,7 @@ class Engine:
         return any(entry[0] == handler for entries in lists for entry in entries)
 
     def remove_event_handler(self, handler: Callable, event_name: Any) -> None:
-        """Detach ``handler`` from ``event_name``.
-
-        Args:
-            handler: the handler.
-            event_name: the event it was added to.
-
-        Example:
-            >>> from miniengine import Engine, Events
-            >>> engine = Engine(lambda e, b: None)
-            >>> _ = engine.add_event_handler(Events.STARTED, print)
-            >>> engine.remove_event_handler(print, Events.STARTED)
-        """
+        """Detach ``handler`` from ``event_name`` (``ValueError`` if it is not attached)."""
         key = _key(event_name)
         if key not in self._event_handlers:
             raise ValueError(f"Input event name '{event_name}' does not exist")
@@ -336,7 +292,7 @@ class Engine:
         ]:
             if event_filter is not None and not event_filter(self, getattr(self.state, counter)):
                 continue
-            if event_args or event_kwargs:  # only EXCEPTION_RAISED, TERMINATE_SINGLE_EPOCH
+            if event_args or event_kwargs:  # only EXCEPTION_RAISED and TERMINATE_SINGLE_EPOCH
                 args, kwargs = event_args + args, {**kwargs, **event_kwargs}
             if with_engine:
                 handler(self, *args, **kwargs)
@@ -350,27 +306,24 @@ class Engine:
             event_name: the event.
 
         Example:
-            >>> from miniengine import Engine
             >>> engine = Engine(lambda e, b: None)
             >>> engine.register_events("ping")
             >>> _ = engine.add_event_handler("ping", lambda: print("pong"))
             >>> engine.fire_event("ping")
             pong
         """
-        self._assert_allowed_event(event_name)
-        self._fire_event(event_name)
+        self._fire_event(self._allowed_key(event_name))
 
     # ----------------------------------------------------------------- stopping
     def terminate(self, skip_completed: bool = False) -> None:
-        """Stop the run after the current event: fires TERMINATE, then COMPLETED.
+        """Stop the run after the current event: TERMINATE, then COMPLETED fire.
 
-        A later ``run()`` continues with the next epoch.
+        A later ``run()`` goes on with the next epoch.
 
         Args:
             skip_completed: do not fire COMPLETED.
 
         Example:
-            >>> from miniengine import Engine, Events
             >>> engine = Engine(lambda e, b: None)
             >>> _ = engine.add_event_handler(Events.ITERATION_COMPLETED(once=3), Engine.terminate)
             >>> engine.run(range(10)).iteration
@@ -382,19 +335,16 @@ class Engine:
         self.should_terminate = "skip_completed" if skip_completed else True
 
     def terminate_epoch(self, skip_epoch_completed: bool = False) -> None:
-        """End the current epoch after the current event and go on with the next one.
-
-        Fires TERMINATE_SINGLE_EPOCH, then EPOCH_COMPLETED. Not allowed in STARTED or
-        EPOCH_STARTED handlers.
+        """End the epoch after the current event: TERMINATE_SINGLE_EPOCH, then EPOCH_COMPLETED
+        fire, and the next epoch starts. Not allowed in STARTED and EPOCH_STARTED handlers.
 
         Args:
             skip_epoch_completed: do not fire EPOCH_COMPLETED for the cut epoch.
 
         Example:
-            >>> from miniengine import Engine, Events
             >>> engine = Engine(lambda e, b: None)
-            >>> _ = engine.add_event_handler(Events.ITERATION_COMPLETED(every=2),
-            ...                              Engine.terminate_epoch)
+            >>> every2 = Events.ITERATION_COMPLETED(every=2)
+            >>> _ = engine.add_event_handler(every2, Engine.terminate_epoch)
             >>> engine.run(range(5), max_epochs=3).iteration
             6
         """
@@ -404,12 +354,10 @@ class Engine:
         )
 
     def interrupt(self) -> None:
-        """Pause the run after the current event: fires INTERRUPT and ``run()`` returns.
-
-        The next ``run()`` continues exactly where this one stopped.
+        """Pause after the current event: INTERRUPT fires, ``run()`` returns, and the next
+        ``run()`` continues exactly there.
 
         Example:
-            >>> from miniengine import Engine, Events
             >>> engine = Engine(lambda e, b: None)
             >>> _ = engine.add_event_handler(Events.ITERATION_COMPLETED(once=2), Engine.interrupt)
             >>> engine.run(range(4)).iteration, engine.run().iteration
@@ -419,7 +367,7 @@ class Engine:
         self.should_interrupt = True
 
     def _paused(self) -> bool:
-        """Act on the flags after an event; True means: fired INTERRUPT, yield now."""
+        """Act on the flags after an event; True means INTERRUPT fired: yield now."""
         if self.should_terminate:
             raise _Terminate
         if self.should_terminate_single_epoch:
@@ -436,7 +384,7 @@ class Engine:
         try:
             self._fire_event(Events.EXCEPTION_RAISED, e)
         except BaseException as raised:
-            self._reraised = raised  # so the outer level does not call the handlers again
+            self._reraised = raised  # so that the outer level does not call the handlers again
             raise
 
     # ----------------------------------------------------------------- state
@@ -447,10 +395,9 @@ class Engine:
 
     def state_dict(self) -> OrderedDict:
         """Ignite's keys (``epoch_length``, ``iteration``, ``max_epochs`` or ``max_iters``, the
-        user keys) plus ``data_position``: batches already taken from the current data iterator.
+        user keys) and ``data_position``: batches taken so far from the current data iterator.
 
         Example:
-            >>> from miniengine import Engine
             >>> engine = Engine(lambda e, b: None)
             >>> _ = engine.run([1, 2, 3], max_epochs=2)
             >>> dict(engine.state_dict())
@@ -466,15 +413,14 @@ class Engine:
         return out
 
     def load_state_dict(self, state_dict: Mapping) -> None:
-        """Restore what ``state_dict()`` saved; the next ``run()`` resumes at the exact next
-        batch (skipping, without events, the batches the saved run had already taken).
+        """Restore what ``state_dict()`` saved. The next ``run()`` resumes at the exact next
+        batch: it skips, without events, the batches the saved run had already taken.
 
         Args:
-            state_dict: needs ``epoch_length``, one of ``iteration``/``epoch``, one of
+            state_dict: with ``epoch_length``, one of ``iteration``/``epoch``, one of
                 ``max_epochs``/``max_iters``, and every user key.
 
         Example:
-            >>> from miniengine import Engine
             >>> engine = Engine(lambda e, b: print(b))
             >>> engine.load_state_dict({"epoch_length": 4, "iteration": 6, "max_epochs": 2})
             >>> _ = engine.run([10, 20, 30, 40])
@@ -485,36 +431,29 @@ class Engine:
             raise TypeError(
                 f"Argument state_dict should be a dictionary, but given {type(state_dict)}"
             )
-        sd = dict(state_dict)
-        for required in ["epoch_length", *self._state_dict_user_keys]:
-            if required not in sd:
+        sd, s = dict(state_dict), self.state
+        for k in ["epoch_length", *self._state_dict_user_keys]:
+            if k not in sd:
                 raise ValueError(
-                    f"Required state attribute '{required}' is absent in provided state_dict "
-                    f"'{list(sd)}'"
+                    f"Required state attribute '{k}' is absent in provided state_dict '{list(sd)}'"
                 )
         for group in (("iteration", "epoch"), ("max_epochs", "max_iters")):
             if sum(k in sd for k in group) != 1:
                 raise ValueError(f"state_dict should contain exactly one of '{group}' keys")
-        epoch_length = sd["epoch_length"]
-        if not (epoch_length is None or (isinstance(epoch_length, int) and epoch_length > 0)):
-            raise ValueError(f"epoch_length should be a positive integer, got {epoch_length!r}")
-        if (sd.get("iteration") or sd.get("epoch")) and not epoch_length:
-            raise ValueError(
-                f"epoch_length must be a positive integer to resume mid-run; got state_dict {sd}"
-            )
-        s = self.state
+        length = sd["epoch_length"]
+        if length is not None and not (isinstance(length, int) and length > 0):
+            raise ValueError(f"epoch_length should be a positive integer, got {length!r}")
+        if (sd.get("iteration") or sd.get("epoch")) and not length:
+            raise ValueError(f"epoch_length must be a positive integer to resume mid-run: {sd}")
         for k in self._state_dict_user_keys:
             setattr(s, k, sd[k])
-        s.epoch_length = epoch_length
-        s.iteration = sd["iteration"] if "iteration" in sd else sd["epoch"] * epoch_length
-        s.epoch = s.iteration // epoch_length if epoch_length else 0
+        s.epoch_length = length
+        s.iteration = sd["iteration"] if "iteration" in sd else sd["epoch"] * length
+        s.epoch = s.iteration // length if length else 0
         s.max_epochs = s.max_iters = None
-        if "max_epochs" in sd:
-            self._set_limit("max_epochs", sd["max_epochs"])
-        else:
-            self._set_limit("max_iters", sd["max_iters"])
-        position = sd.get("data_position", s.iteration % epoch_length if epoch_length else 0)
-        self._resume_position = position
+        limit = "max_epochs" if "max_epochs" in sd else "max_iters"
+        self._set_limit(limit, sd[limit])
+        self._resume_position = sd.get("data_position", s.iteration % length if length else 0)
         self._run_gen = self._data_iter = None
 
     def _set_limit(self, name: str, value: int | None) -> None:
@@ -537,14 +476,12 @@ class Engine:
 
     @staticmethod
     def _is_done(s: State) -> bool:
-        return (
-            (s.max_iters is not None and s.iteration >= s.max_iters)
-            or (
-                s.epoch_length is not None
-                and s.max_epochs is not None
-                and s.iteration >= s.epoch_length * s.max_epochs
-            )
-            or (s.max_epochs is not None and s.epoch >= s.max_epochs)
+        if s.max_iters is not None and s.iteration >= s.max_iters:
+            return True
+        if s.max_epochs is None:
+            return False
+        return s.epoch >= s.max_epochs or (
+            s.epoch_length is not None and s.iteration >= s.epoch_length * s.max_epochs
         )
 
     # ----------------------------------------------------------------- running
@@ -552,13 +489,12 @@ class Engine:
         """Take the next batches from ``data`` (``epoch_length`` is unchanged).
 
         Args:
-            data: the new data, iterable.
+            data: the new data.
 
         Example:
-            >>> from miniengine import Engine, Events
             >>> engine = Engine(lambda e, b: print(b))
-            >>> _ = engine.add_event_handler(Events.ITERATION_COMPLETED(once=1),
-            ...                              lambda e: e.set_data("xy"))
+            >>> once = Events.ITERATION_COMPLETED(once=1)
+            >>> _ = engine.add_event_handler(once, lambda e: e.set_data("xy"))
             >>> _ = engine.run("ab")
             a
             x
@@ -568,19 +504,9 @@ class Engine:
 
     def _new_data_iter(self) -> None:
         s = self.state
-        self._data_iter = (
-            itertools.repeat(None, s.epoch_length or 0)
-            if s.dataloader is None
-            else iter(s.dataloader)
-        )
+        data = s.dataloader
+        self._data_iter = iter(data) if data is not None else itertools.repeat(None, s.epoch_length)
         self._iter_origin = s.iteration
-
-    @staticmethod
-    def _length(data: Iterable) -> int | None:
-        try:
-            return len(data)  # type: ignore[arg-type]
-        except TypeError:  # no len(), or a DataLoader over an IterableDataset
-            return None
 
     def run(
         self,
@@ -591,27 +517,26 @@ class Engine:
     ) -> State:
         """Run over ``data``, or continue the previous run if it is not done.
 
-        A new run starts when none was set up or the last one is done (``iteration`` and
-        ``epoch`` restart at 0); otherwise the run resumes, possibly with a larger
-        ``max_epochs``/``max_iters``.
+        A new run (``iteration`` and ``epoch`` back to 0) starts when none was set up or the
+        last one is done; otherwise the run resumes, possibly with a larger limit.
 
         Args:
-            data: an iterable of batches (re-iterable for several epochs), or None (then
-                ``epoch_length`` is needed and each batch is None).
-            max_epochs: how many epochs in all (default 1 for a new run).
-            max_iters: how many iterations in all; excludes ``max_epochs``.
+            data: an iterable of batches (re-iterable, for several epochs), or None: then each
+                batch is None and ``epoch_length`` is needed.
+            max_epochs: epochs in all (default 1 for a new run).
+            max_iters: iterations in all, instead of ``max_epochs``.
             epoch_length: iterations per epoch (default ``len(data)``; if that is unknown, the
-                first epoch ends when the data does).
+                first epoch ends with the data).
 
         Returns:
             The engine's ``state``.
 
         Example:
-            >>> from miniengine import Engine
             >>> state = Engine(lambda e, b: b).run([1, 2, 3], max_epochs=2)
             >>> state.epoch, state.iteration, state.output
             (2, 6, 3)
         """
+        s = self.state
         if data is not None and not isinstance(data, Iterable):
             raise TypeError(f"Argument data should be iterable, got {type(data).__name__}")
         if max_epochs is not None and max_iters is not None:
@@ -623,66 +548,52 @@ class Engine:
             raise ValueError(
                 f"Argument epoch_length should be a positive int, got {epoch_length!r}"
             )
-        s = self.state
-        for new, old, other in (
-            ("max_iters", "max_epochs", max_iters),
-            ("max_epochs", "max_iters", max_epochs),
-        ):
-            if other is not None and getattr(s, old) is not None:
+        for name, value, other in [("max_epochs", max_epochs, "max_iters"),
+                                   ("max_iters", max_iters, "max_epochs")]:  # fmt: skip
+            if value is not None and getattr(s, other) is not None:
                 raise ValueError(
-                    f"To switch from {old} to {new} mode during resume, you must first reset by "
-                    f"setting 'engine.state.{old} = None' before calling run()."
+                    f"To switch from {other} to {name} mode during resume, you must first reset "
+                    f"by setting 'engine.state.{other} = None' before calling run()."
                 )
-        if s.max_epochs is not None:
-            self._set_limit("max_epochs", max_epochs)
-        if s.max_iters is not None:
-            self._set_limit("max_iters", max_iters)
-
+            if getattr(s, name) is not None:
+                self._set_limit(name, value)
         fresh = (s.max_epochs is None and s.max_iters is None) or (
             self._is_done(s) and self._run_gen is None
         )
+        if epoch_length is None and data is not None and (fresh or s.epoch_length is None):
+            epoch_length = _length(data)
+        if epoch_length == 0:
+            raise ValueError("Input data has zero size. Please provide non-empty data")
+        if not fresh and s.epoch_length and epoch_length not in (None, s.epoch_length):
+            raise ValueError(
+                "Argument epoch_length should be same as in the state, "
+                f"but given {epoch_length} vs {s.epoch_length}"
+            )
+        if data is None and epoch_length is None and s.epoch_length is None:
+            raise ValueError("epoch_length should be provided if data is None")
+        s.epoch_length = s.epoch_length if epoch_length is None else epoch_length
         if fresh:
-            if epoch_length is None and data is not None:
-                epoch_length = self._length(data)
-            epoch_length = epoch_length or s.epoch_length
-            if epoch_length is None and data is None:
-                raise ValueError("epoch_length should be provided if data is None")
-            if epoch_length is not None and epoch_length < 1:
-                raise ValueError("Input data has zero size. Please provide non-empty data")
             s.iteration = s.epoch = 0
-            s.max_epochs = None if max_iters is not None else (max_epochs or 1)
-            s.max_iters = max_iters
-            s.epoch_length = epoch_length
-            self._run_gen = self._data_iter = self._resume_position = None
-            if self.logger.isEnabledFor(logging.INFO):
-                limit = f"max_iters={max_iters}" if max_iters else f"max_epochs={s.max_epochs}"
-                self.logger.info(f"Engine run starting with {limit}.")
-        else:
-            if s.epoch_length is not None:
-                if epoch_length is not None and epoch_length != s.epoch_length:
-                    raise ValueError(
-                        "Argument epoch_length should be same as in the state, "
-                        f"but given {epoch_length} vs {s.epoch_length}"
-                    )
+            s.max_epochs = s.max_iters = None
+            if max_iters is None:
+                self._set_limit("max_epochs", 1 if max_epochs is None else max_epochs)
             else:
-                if epoch_length is None and data is not None:
-                    epoch_length = self._length(data)
-                if epoch_length is not None:
-                    s.epoch_length = epoch_length
-            if s.epoch_length is None and data is None:
-                raise ValueError("epoch_length should be provided if data is None")
-            if self.logger.isEnabledFor(logging.INFO):
-                until = f"{s.max_iters} iterations" if s.max_iters else f"{s.max_epochs} epochs"
-                self.logger.info(
-                    f"Engine run resuming from iteration {s.iteration}, epoch {s.epoch} "
-                    f"until {until}"
-                )
+                self._set_limit("max_iters", max_iters)
+            self._run_gen = self._data_iter = self._resume_position = None
+            limit = f"max_iters={max_iters}" if max_iters else f"max_epochs={s.max_epochs}"
+            self.logger.info("Engine run starting with %s.", limit)
+        else:
+            until = f"{s.max_iters} iterations" if s.max_iters else f"{s.max_epochs} epochs"
+            self.logger.info(
+                "Engine run resuming from iteration %d, epoch %d until %s",
+                s.iteration, s.epoch, until,
+            )  # fmt: skip
         if self._data_iter is None:
             s.dataloader = data
         if self._run_gen is None:
             self._run_gen = self._run()
         try:
-            return next(self._run_gen)  # yields on interrupt
+            return next(self._run_gen)  # it yields on interrupt
         except StopIteration as stop:
             self._run_gen = None
             return stop.value
@@ -694,7 +605,7 @@ class Engine:
                 flush()
 
     def _run(self) -> Iterator[State]:
-        s, handlers = self.state, self._event_handlers
+        s = self.state
         self.should_terminate = self.should_terminate_single_epoch = self.should_interrupt = False
         self._reraised = None
         s.times = {"EPOCH_COMPLETED": None, "COMPLETED": None}
@@ -710,7 +621,7 @@ class Engine:
                     self._fire_event(Events.EPOCH_STARTED)
                     if self._paused():
                         yield s
-                    yield from self._run_epoch(handlers)
+                    yield from self._run_epoch()
                     s.times["EPOCH_COMPLETED"] = time.perf_counter() - epoch_start
                     if self.should_terminate_single_epoch != "skip_epoch_completed":
                         self._fire_event(Events.EPOCH_COMPLETED)
@@ -720,7 +631,7 @@ class Engine:
                         yield s
                     if self.logger.isEnabledFor(logging.INFO):
                         took = _hms(s.times["EPOCH_COMPLETED"] or 0.0)
-                        self.logger.info(f"Epoch[{s.epoch}] Complete. Time taken: {took}")
+                        self.logger.info("Epoch[%d] Complete. Time taken: %s", s.epoch, took)
             except _Terminate:
                 self._fire_event(Events.TERMINATE)
             except _TerminateEpoch:
@@ -732,28 +643,28 @@ class Engine:
             if self.should_terminate != "skip_completed":
                 self._fire_event(Events.COMPLETED)
                 s.times["COMPLETED"] = time.perf_counter() - start
-            self.logger.info(f"Engine run finished. Time taken: {_hms(s.times['COMPLETED'])}")
+            self.logger.info("Engine run finished. Time taken: %s", _hms(s.times["COMPLETED"]))
         except BaseException as e:
             self._data_iter = None
             if e is self._reraised or isinstance(e, GeneratorExit):  # GeneratorExit: dropped
                 raise
-            self.logger.error(f"Engine run is terminating due to exception: {e}")
+            self.logger.error("Engine run is terminating due to exception: %s", e)
             self._handle_exception(e)
         self._data_iter = None
         return s
 
-    def _run_epoch(self, handlers: dict[str, list]) -> Iterator[State]:
-        s = self.state
+    def _run_epoch(self) -> Iterator[State]:
+        s, handlers = self.state, self._event_handlers
         has_data = s.dataloader is not None
-        # A fresh run, or one after terminate() / an escaped exception, starts a full epoch;
-        # after load_state_dict() it starts mid-epoch, skipping the batches already used.
-        counter = 0
+        counter = 0  # iterations in this epoch
         if self._data_iter is None:
+            # A new run, or one after terminate() or an escaped exception, starts a whole
+            # epoch; after load_state_dict() it starts mid-epoch, skipping the used batches.
             self._new_data_iter()
             if self._resume_position is not None:
                 counter = s.iteration % s.epoch_length if s.epoch_length else 0
                 skip = self._resume_position
-                if skip and skip == self._length(s.dataloader):  # saved at the end of the data
+                if skip == _length(s.dataloader):  # saved at the very end of the data
                     skip = 0
                 for _ in itertools.islice(self._data_iter, skip):  # type: ignore[arg-type]
                     pass
@@ -777,18 +688,18 @@ class Engine:
                     counter += 1
                     restarted = False
                 except StopIteration:
-                    if s.epoch_length is None:  # unknown length: now we know it
+                    if s.epoch_length is None:  # unknown length: now it is known
                         s.epoch_length = counter
                         if s.max_iters is not None:
                             s.max_epochs = -(-s.max_iters // counter)
                         break
                     if restarted:  # a fresh iterator is empty too: the data is used up
                         if not self._is_done(s):
+                            total = s.max_iters or s.epoch_length * (s.max_epochs or 0)
                             self.logger.warning(
                                 "Data iterator can not provide data anymore but required total "
                                 "number of iterations to run is not reached. Current iteration: "
-                                f"{s.iteration} vs Total iterations to run : "
-                                f"{s.max_iters or s.epoch_length * (s.max_epochs or 0)}"
+                                f"{s.iteration} vs Total iterations to run : {total}"
                             )
                         break
                     if has_data and handlers["DATALOADER_STOP_ITERATION"]:
@@ -806,12 +717,9 @@ class Engine:
                 s.output = self._process_function(self, s.batch)
                 if handlers["ITERATION_COMPLETED"]:
                     self._fire_event(Events.ITERATION_COMPLETED)
-                # The process function may have called terminate() etc. too.
-                if (
-                    self.should_terminate
-                    or self.should_terminate_single_epoch
-                    or self.should_interrupt
-                ) and self._paused():
+                # Checked even without handlers: the process function may have set a flag.
+                stop = self.should_terminate or self.should_terminate_single_epoch
+                if (stop or self.should_interrupt) and self._paused():
                     yield s
                 if counter == s.epoch_length:
                     break
@@ -824,7 +732,7 @@ class Engine:
         except _Terminate:
             raise
         except Exception as e:
-            self.logger.error(f"Current run is terminating due to exception: {e}")
+            self.logger.error("Current run is terminating due to exception: %s", e)
             self._handle_exception(e)
 
 

@@ -227,9 +227,9 @@ def test_registration_errors():
         engine.fire_event("unregistered")
     with pytest.raises(ValueError, match="Input handler .* is not found"):
         engine.remove_event_handler(print, Events.STARTED)
-    with pytest.raises(ValueError, match="process_function"):
+    with pytest.raises(ValueError, match="process_function must accept \\(engine, batch\\)"):
         Engine(lambda: None)
-    with pytest.raises(ValueError, match="processing function"):
+    with pytest.raises(ValueError, match="Engine needs a process function, got None"):
         Engine(None)
 
 
