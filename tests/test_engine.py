@@ -393,3 +393,19 @@ def test_logging_messages(caplog):
     assert "Engine run starting with max_epochs=2." in text
     assert "Epoch[2] Complete. Time taken: 00:00:" in text
     assert "Engine run finished. Time taken:" in text
+
+
+def test_distributed_sampler_gets_set_epoch_each_epoch():
+    from torch.utils.data import DataLoader, DistributedSampler
+
+    data = list(range(8))
+    sampler = DistributedSampler(data, num_replicas=2, rank=0, shuffle=True, seed=3)
+    loader = DataLoader(data, sampler=sampler, batch_size=2)
+    seen = []
+    Engine(lambda e, b: seen.append(b.tolist())).run(loader, max_epochs=3)
+    expected = []
+    for epoch in range(3):  # what a hand-written loop that calls set_epoch would see
+        sampler.set_epoch(epoch)
+        expected += [b.tolist() for b in loader]
+    assert seen == expected
+    assert seen[:2] != seen[2:4]  # the order does change between epochs
