@@ -81,8 +81,16 @@ class State:
         self.times: dict[str, float | None] = {"EPOCH_COMPLETED": None, "COMPLETED": None}
         self.__dict__.update(kwargs)
 
+    event_to_attr: dict[str, str] = _COUNTERS  # the engine puts its own table on its state
+
+    def get_event_attrib_value(self, event_name: Any) -> int:
+        """The counter that filters on ``event_name`` look at (``state.iteration``, ...)."""
+        if (attr := self.event_to_attr.get(_key(event_name))) is None:
+            raise RuntimeError(f"Unknown event name '{event_name}'")
+        return getattr(self, attr)
+
     def __repr__(self) -> str:
-        items = self.__dict__.items()
+        items = ((k, v) for k, v in self.__dict__.items() if k != "event_to_attr")
         shown = ((k, v if isinstance(v, int | float | str) else type(v)) for k, v in items)
         return "State:\n" + "".join(f"\t{k}: {v}\n" for k, v in shown)
 
@@ -145,7 +153,7 @@ class Engine:
         # event name -> [(handler, with_engine, args, kwargs, filter, counter)]. A removal
         # replaces the list, so that a firing in progress goes on undisturbed.
         self._event_handlers: dict[str, list[tuple]] = {}
-        self._counters = dict(_COUNTERS)
+        self._counters = self.state.event_to_attr = dict(_COUNTERS)
         self._on_run_end: list[Callable[[], Any]] = []  # flushers, called however run() ends
         self._run_gen: Iterator[State] | None = None
         self._data_iter: Iterator[Any] | None = None

@@ -409,3 +409,16 @@ def test_distributed_sampler_gets_set_epoch_each_epoch():
         expected += [b.tolist() for b in loader]
     assert seen == expected
     assert seen[:2] != seen[2:4]  # the order does change between epochs
+
+
+def test_get_event_attrib_value_uses_the_engines_counters():
+    engine = Engine(lambda e, b: None)
+    engine.register_events("backward", event_to_attr={"backward": "backwards"})
+    engine.state.backwards = 5
+    other = Engine(lambda e, b: None)
+    engine.run([1, 2, 3])
+    assert engine.state.get_event_attrib_value(Events.ITERATION_COMPLETED) == 3
+    assert engine.state.get_event_attrib_value(Events.EPOCH_STARTED(every=2)) == 1
+    assert engine.state.get_event_attrib_value("backward") == 5
+    with pytest.raises(RuntimeError, match="Unknown event name 'backward'"):
+        other.state.get_event_attrib_value("backward")  # counters are per engine

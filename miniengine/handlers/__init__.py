@@ -5,7 +5,7 @@ Each handler lives in its own module and is imported only when first used, so th
 
 Example:
     >>> from miniengine.handlers import Timer
-    >>> Timer().value()
+    >>> Timer().total
     0.0
 """
 
@@ -19,6 +19,9 @@ _WHERE = {
     "BaseLogger": "base_logger",
     "BaseHandler": "base_logger",
     "BaseOutputHandler": "base_logger",
+    "BaseOptimizerParamsHandler": "base_logger",
+    "BaseWeightsHandler": "base_logger",
+    "BaseWeightsScalarHandler": "base_logger",
     "global_step_from_engine": "base_logger",
     "TensorboardLogger": "tensorboard_logger",
     "OutputHandler": "tensorboard_logger",
@@ -30,6 +33,7 @@ _WHERE = {
     "Checkpoint": "checkpoint",
     "DiskSaver": "checkpoint",
     "ModelCheckpoint": "checkpoint",
+    "RNGState": "checkpoint",
     "ParamScheduler": "param_scheduler",
     "LinearCyclicalScheduler": "param_scheduler",
     "CosineAnnealingScheduler": "param_scheduler",
@@ -37,7 +41,10 @@ _WHERE = {
     "PiecewiseLinear": "param_scheduler",
     "LRScheduler": "param_scheduler",
     "create_lr_scheduler_with_warmup": "param_scheduler",
+    "CyclicalScheduler": "param_scheduler",
+    "ParamGroupScheduler": "param_scheduler",
     "ProgressBar": "tqdm_logger",
+    "LogProgress": "log_progress",
     "EarlyStopping": "early_stopping",
     "Timer": "timing",
     "TerminateOnNan": "terminate_on_nan",

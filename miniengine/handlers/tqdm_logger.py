@@ -1,0 +1,186 @@
+"""ProgressBar: a tqdm bar per epoch, with chosen metrics and output in its postfix.
+
+tqdm is an optional dependency: ``pip install "miniengine[progress]"`` (or ``pip install
+tqdm``). For logs that are not a terminal, see also ``LogProgress``.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from miniengine.engine import Engine, Events
+from miniengine.handlers.log_progress import (
+    _check_events,
+    _check_selection,
+    _collect,
+    _counter,
+    _description,
+    _total,
+)
+
+__all__ = ["ProgressBar"]
+
+# Seconds between redraws when the output is not a terminal (a CI log or a file), where each
+# redraw stays in the log for good. tqdm's own default, 0.1 s, suits terminals.
+NON_TTY_MININTERVAL = 30.0
+
+
+def _tqdm_class() -> Any:
+    try:
+        from tqdm.auto import tqdm  # type: ignore[import-untyped]
+    except ImportError as e:
+        raise ModuleNotFoundError(
+            "ProgressBar needs tqdm, an optional dependency of miniengine. Install it with "
+            '`pip install "miniengine[progress]"` (or `pip install tqdm`), or use '
+            "miniengine.handlers.LogProgress, which needs nothing."
+        ) from e
+    return tqdm
+
+
+def _is_tty(stream: Any) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return bool(isatty and isatty())
+    except ValueError:  # a closed file
+        return False
+
+
+class ProgressBar:
+    """Show an engine's progress with tqdm: one bar per epoch (by default).
+
+    The bar advances on ``event_name`` and closes on ``closing_event_name``. Its postfix shows
+    the chosen metrics, the transformed output and state attributes (numbers, 0-d and 1-d
+    tensors, strings; dicts and sequences are flattened into ``name_key`` entries). The bar
+    and its postfix are updated only when tqdm is due to redraw (at most every
+    ``mininterval`` seconds, tqdm's default 0.1 s) and at the end, so a step costs about one
+    clock read.
+
+    When the bar writes to something that is not a terminal (a CI log, a file), it redraws at
+    most every 30 s (``NON_TTY_MININTERVAL``) unless ``mininterval`` is given, and it is kept
+    at the end (cleared bars leave blank lines in a log): a log gets one line per epoch plus
+    one per 30 s, never one per step.
+
+    Args:
+        persist: keep the bar on screen once closed.
+        bar_format: tqdm's ``bar_format``; ``None`` for tqdm's default layout.
+        tqdm_kwargs: passed on to ``tqdm`` (``file``, ``mininterval``, ``ncols``, ...). A
+            ``desc`` replaces the default description ``"Epoch [e/E]"`` / ``"Iteration"``.
+
+    Example:
+        >>> import io
+        >>> from miniengine.engine import Engine
+        >>> out = io.StringIO()
+        >>> trainer = Engine(lambda engine, batch: batch * 0.5)
+        >>> ProgressBar(file=out).attach(trainer, output_transform=lambda x: {"loss": x})
+        >>> _ = trainer.run([1.0, 2.0, 3.0, 4.0], max_epochs=2)
+        >>> print(out.getvalue().replace("\\r", "\\n").strip().splitlines()[-1])
+        Epoch [2/2]: [4/4] 100%|##########, loss=2 [00:00<00:00]
+    """
+
+    def __init__(
+        self,
+        persist: bool = False,
+        bar_format: str | None = (
+            "{desc}[{n_fmt}/{total_fmt}] {percentage:3.0f}%|{bar}{postfix} [{elapsed}<{remaining}]"
+        ),
+        **tqdm_kwargs: Any,
+    ):
+        self.pbar_cls = _tqdm_class()
+        self.pbar: Any = None
+        self.persist = persist
+        self.bar_format = bar_format
+        self.tqdm_kwargs = tqdm_kwargs
+
+    def _open(self, total: int | None, desc: str) -> Any:
+        kwargs = dict(self.tqdm_kwargs)
+        kwargs.pop("desc", None)
+        leave = self.persist
+        if not _is_tty(kwargs.get("file") or sys.stderr):
+            kwargs.setdefault("mininterval", NON_TTY_MININTERVAL)
+            leave = True
+        # tqdm's set_description() would add the same ": ".
+        self.pbar = self.pbar_cls(
+            total=total, leave=leave, bar_format=self.bar_format, desc=f"{desc}: ", **kwargs
+        )
+        return self.pbar
+
+    def _close(self, engine: Engine | None = None, fill: bool = True) -> None:
+        if self.pbar is not None:
+            if fill and self.pbar.total is not None:
+                self.pbar.n = self.pbar.total
+            self.pbar.close()
+        self.pbar = None
+
+    def log_message(self, message: str) -> None:
+        """Print ``message`` above the bar without breaking it.
+
+        Args:
+            message: the text to print.
+        """
+        self.pbar_cls.write(message, file=self.tqdm_kwargs.get("file"))
+
+    def attach(
+        self,
+        engine: Engine,
+        metric_names: list[str] | str | None = None,
+        output_transform: Callable[[Any], Any] | None = None,
+        event_name: Any = Events.ITERATION_COMPLETED,
+        closing_event_name: Any = Events.EPOCH_COMPLETED,
+        state_attributes: list[str] | None = None,
+    ) -> None:
+        """Show the progress of ``engine``.
+
+        Args:
+            engine: the trainer or evaluator.
+            metric_names: metric names to show, or ``"all"``.
+            output_transform: ``f(engine.state.output)``: a dict of values, or one value
+                (shown as ``output``).
+            event_name: the event that advances the bar (may be filtered).
+            closing_event_name: the event that closes the bar (not filtered).
+            state_attributes: names of ``engine.state`` attributes to show.
+        """
+        _check_events(engine, event_name, closing_event_name)
+        _check_selection(metric_names, output_transform)
+        show = (metric_names, output_transform, state_attributes)
+
+        def advanced(engine: Engine) -> None:
+            pbar = self.pbar
+            if pbar is None:
+                total = _total(engine, event_name)
+                desc = _description(engine, self.tqdm_kwargs.get("desc"), closing_event_name)
+                pbar = self._open(total, desc)
+            # tqdm redraws at most every `mininterval` s: between redraws, skip the call to
+            # update() and the postfix, so that a step costs one clock read.
+            if pbar._time() - pbar.last_print_t >= pbar.mininterval:
+                self._set_postfix(engine, show)
+                step = _counter(engine, event_name)
+                if pbar.total is not None:
+                    step = (step - 1) % pbar.total + 1
+                pbar.update(step - pbar.n)
+
+        def closed(engine: Engine) -> None:
+            if self.pbar is not None:
+                self._set_postfix(engine, show)
+            self._close(engine)
+
+        def ended() -> None:
+            # A run cut short (terminate, interrupt, exception) must not leave its bar open for
+            # the next run to continue; it shows where it stopped.
+            if self.pbar is not None:
+                self._set_postfix(engine, show)
+                step = _counter(engine, event_name)
+                if self.pbar.total is not None:
+                    step = (step - 1) % self.pbar.total + 1
+                self.pbar.n = step
+            self._close(fill=False)
+
+        engine.add_event_handler(event_name, advanced)
+        engine.add_event_handler(closing_event_name, closed)
+        engine._on_run_end.append(ended)
+
+    def _set_postfix(self, engine: Engine, show: tuple) -> None:
+        values = _collect(engine, *show)
+        if values:
+            self.pbar.set_postfix(values, refresh=False)

@@ -1,0 +1,91 @@
+"""TerminateOnNan with a real tiny model whose loss blows up."""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import pytest
+import torch
+
+from miniengine.engine import Engine, Events
+from miniengine.handlers import TerminateOnNan
+from miniengine.handlers.terminate_on_nan import _all_finite
+
+
+def diverging_trainer(lr: float, bad_value: float | None = None):
+    """Linear regression with a learning rate high enough to diverge (or a poisoned batch)."""
+    torch.manual_seed(0)
+    model = torch.nn.Linear(4, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    x, y = torch.randn(16, 4), torch.randn(16, 1)
+
+    def step(engine, batch):
+        xb = x * batch if bad_value is None or engine.state.iteration != 5 else x * bad_value
+        opt.zero_grad()
+        loss = torch.nn.functional.mse_loss(model(xb), y)
+        loss.backward()
+        opt.step()
+        return loss.detach()
+
+    return Engine(step)
+
+
+def first_non_finite(lr: float, n: int) -> int:
+    """The iteration whose loss is first not finite, found by a plain loop with the same model."""
+    losses = []
+    trainer = diverging_trainer(lr)
+    trainer.add_event_handler(Events.ITERATION_COMPLETED, lambda e: losses.append(e.state.output))
+    trainer.run([1.0] * n)
+    return next(i + 1 for i, v in enumerate(losses) if not torch.isfinite(v))
+
+
+def test_stops_at_the_first_infinite_loss(caplog):
+    expected = first_non_finite(lr=10.0, n=200)
+    trainer = diverging_trainer(lr=10.0)
+    trainer.add_event_handler(Events.ITERATION_COMPLETED, TerminateOnNan())
+    completed = []
+    trainer.add_event_handler(Events.COMPLETED, lambda e: completed.append(True))
+    with caplog.at_level(logging.WARNING):
+        state = trainer.run([1.0] * 200)
+    assert 1 < state.iteration == expected < 200
+    assert not torch.isfinite(state.output)
+    assert completed == [True]  # a clean termination
+    assert "contains NaN or Inf. Stop training" in caplog.text
+
+
+def test_nan_from_a_poisoned_batch_and_output_transform():
+    trainer = diverging_trainer(lr=0.01, bad_value=float("nan"))
+    trainer.add_event_handler(
+        Events.ITERATION_COMPLETED, TerminateOnNan(output_transform=lambda out: {"loss": [out]})
+    )
+    assert trainer.run([1.0] * 20, max_epochs=2).iteration == 5
+
+
+def test_a_healthy_run_is_not_stopped():
+    trainer = diverging_trainer(lr=0.01)
+    trainer.add_event_handler(Events.ITERATION_COMPLETED, TerminateOnNan())
+    assert trainer.run([1.0] * 10, max_epochs=2).iteration == 20
+
+
+@pytest.mark.parametrize(
+    "value,finite",
+    [
+        (1.0, True),
+        (math.inf, False),
+        (-math.inf, False),
+        (torch.tensor([1.0, math.nan]), False),
+        ([1, (2.0, {"a": torch.ones(3)})], True),
+        ([1, (2.0, {"a": torch.tensor([0.0, math.inf])})], False),
+        ({"name": "text", "v": 3}, True),
+    ],
+)
+def test_nested_outputs(value, finite):
+    assert _all_finite(value) is finite
+
+
+def test_bad_arguments():
+    with pytest.raises(TypeError, match="output_transform should be callable"):
+        TerminateOnNan(output_transform=3)
+    with pytest.raises(TypeError, match="x must contain"):
+        _all_finite(object())
