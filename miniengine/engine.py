@@ -20,7 +20,7 @@ from miniengine.events import (
 )
 
 __all__ = ["Engine", "State", "Events", "EventEnum", "CallableEventWithFilter", "EventsList"]
-__all__ += ["RemovableEventHandle"]  # and, lazily, create_supervised_trainer / _evaluator
+__all__ += ["RemovableEventHandle"]  # and, imported lazily, the _SUPERVISED names at the end
 
 # The counter a filter looks at, per event name; `register_events` extends a per-engine copy.
 _COUNTERS = {e: "epoch" for e in ("STARTED", "EPOCH_STARTED", "EPOCH_COMPLETED", "COMPLETED")}
@@ -675,15 +675,18 @@ class Engine:
         if self._data_iter is None:
             # A new run, or one after terminate() or an escaped exception, starts a whole
             # epoch; after load_state_dict() it starts mid-epoch, skipping the used batches.
-            self._new_data_iter()
-            if self._resume_position is not None:
-                counter = s.iteration % s.epoch_length if s.epoch_length else 0
-                skip = self._resume_position
-                if skip == _length(s.dataloader):  # saved at the very end of the data
-                    skip = 0
+            skip = self._resume_position or 0
+            if skip and skip == _length(s.dataloader):
+                # The saved run had used up its iterator: as it would have, the next fetch
+                # hits StopIteration, fires DATALOADER_STOP_ITERATION and makes a new one.
+                self._data_iter, self._iter_origin = iter(()), s.iteration - skip
+            else:
+                self._new_data_iter()
                 for _ in itertools.islice(self._data_iter, skip):  # type: ignore[arg-type]
                     pass
                 self._iter_origin -= skip
+            if self._resume_position is not None and s.epoch_length:
+                counter = s.iteration % s.epoch_length
         self._resume_position = None
         restarted = False
         try:
@@ -753,6 +756,11 @@ class Engine:
 
 def __getattr__(name: str) -> Any:
     # Ignite exposes these from ignite.engine; import them only when asked for.
-    if name in ("create_supervised_trainer", "create_supervised_evaluator"):
+    if name in _SUPERVISED:
         return getattr(importlib.import_module("miniengine.supervised"), name)
     raise AttributeError(f"module 'miniengine.engine' has no attribute {name!r}")
+
+
+_SUPERVISED = ("create_supervised_trainer", "create_supervised_evaluator")
+_SUPERVISED += ("supervised_training_step", "supervised_training_step_amp")
+_SUPERVISED += ("supervised_evaluation_step", "supervised_evaluation_step_amp")

@@ -1,0 +1,1 @@
+"""A small classifier on synthetic digit-like data, trained and evaluated with miniengine."""
