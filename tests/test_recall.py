@@ -1,0 +1,100 @@
+"""Recall: every ``average``, by hand (hypothesis) and against Ignite."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from miniengine.engine import Engine
+from miniengine.metrics import NotComputableError, Recall
+
+AVERAGES = [False, None, True, "macro", "micro", "weighted"]
+
+
+def ratio(a, b):
+    return a / b if b else 0.0
+
+
+def recall_by_hand(pred, true, classes, average):
+    """From TP and actual-positive counts (support) per class, as sklearn defines them."""
+    tp = [sum(p == t == c for p, t in zip(pred, true, strict=True)) for c in classes]
+    support = [sum(t == c for t in true) for c in classes]
+    per_class = [ratio(a, b) for a, b in zip(tp, support, strict=True)]
+    if average in (False, None):
+        return per_class
+    if average == "micro":
+        return ratio(sum(tp), sum(support))
+    if average == "weighted":
+        return ratio(sum(r * s for r, s in zip(per_class, support, strict=True)), sum(support))
+    return sum(per_class) / len(per_class)
+
+
+def assert_close(got, want):
+    got = got.tolist() if isinstance(got, torch.Tensor) else got
+    assert got == pytest.approx(want, abs=1e-12)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(2, 5).flatmap(
+    lambda c: st.tuples(st.just(c), st.lists(
+        st.tuples(st.integers(0, c - 1), st.integers(0, c - 1)), min_size=1, max_size=30))
+))  # fmt: skip
+def test_multiclass_by_hand(case):
+    c, pairs = case
+    pred, true = [p for p, _ in pairs], [t for _, t in pairs]
+    scores = torch.nn.functional.one_hot(torch.tensor(pred), c).float()
+    for average in AVERAGES:
+        metric = Recall(average=average)
+        metric.update((scores, torch.tensor(true)))
+        assert_close(metric.compute(), recall_by_hand(pred, true, range(c), average))
+
+
+def test_binary_and_multilabel_by_hand():
+    pred, true = [1, 1, 0, 1, 0, 0, 1], [1, 0, 0, 1, 1, 0, 0]
+    metric = Recall()
+    metric.update((torch.tensor(pred), torch.tensor(true)))
+    assert_close(metric.compute(), recall_by_hand(pred, true, [1], False)[0])
+    g = torch.Generator().manual_seed(0)
+    y_pred, y = torch.randint(0, 2, (20, 4), generator=g), torch.randint(0, 2, (20, 4), generator=g)
+    samples = Recall(average="samples", is_multilabel=True)
+    samples.update((y_pred, y))
+    each = [ratio(int((p * t).sum()), int(t.sum())) for p, t in zip(y_pred, y, strict=True)]
+    assert_close(samples.compute(), sum(each) / 20)
+
+
+def test_attached_per_epoch():
+    g = torch.Generator().manual_seed(3)
+    batches = [(torch.rand(6, 3, generator=g), torch.randint(0, 3, (6,), generator=g))]
+    batches.append((torch.rand(6, 3, generator=g), torch.randint(0, 3, (6,), generator=g)))
+    engine = Engine(lambda e, b: b)
+    Recall(average="macro").attach(engine, "recall")
+    pred = [int(i) for p, _ in batches for i in p.argmax(1)]
+    true = [int(t) for _, y in batches for t in y]
+    assert_close(engine.run(batches).metrics["recall"], recall_by_hand(pred, true, range(3), True))
+
+
+def test_not_computable():
+    with pytest.raises(NotComputableError, match="Recall must have at least one example"):
+        Recall().compute()
+
+
+@pytest.mark.parametrize("average", [*AVERAGES, "samples"])
+def test_oracle_multilabel_and_multiclass(average):
+    ignite = pytest.importorskip("ignite.metrics")
+    g = torch.Generator().manual_seed(4)
+    for multilabel in (True, False):
+        if average == "samples" and not multilabel:
+            continue
+        ours = Recall(average=average, is_multilabel=multilabel)
+        theirs = ignite.Recall(average=average, is_multilabel=multilabel)
+        for _ in range(3):
+            if multilabel:
+                b = tuple(torch.randint(0, 2, (8, 3, 2), generator=g) for _ in "xy")
+            else:
+                b = (torch.rand(8, 5, generator=g), torch.randint(0, 5, (8,), generator=g))
+            ours.update(b)
+            theirs.update(b)
+        a, t = ours.compute(), theirs.compute()
+        assert torch.equal(a, t) if isinstance(a, torch.Tensor) else a == t
