@@ -7,7 +7,7 @@ import itertools
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from typing import Any
 
 from miniengine.events import (
@@ -155,7 +155,7 @@ class Engine:
         self._event_handlers: dict[str, list[tuple]] = {}
         self._counters = self.state.event_to_attr = dict(_COUNTERS)
         self._on_run_end: list[Callable[[], Any]] = []  # flushers, called however run() ends
-        self._run_gen: Iterator[State] | None = None
+        self._run_gen: Generator[State, None, State] | None = None
         self._data_iter: Iterator[Any] | None = None
         self._iter_origin = 0  # state.iteration when _data_iter was made
         self._resume_position: int | None = None  # batches to skip, set by load_state_dict
@@ -513,15 +513,18 @@ class Engine:
         self.state.dataloader = data
         self._new_data_iter()
 
-    def _new_data_iter(self) -> None:
+    def _new_data_iter(self) -> Iterator[Any]:
         s = self.state
         data = s.dataloader
         # A DistributedSampler shuffles by (seed, epoch): a new order each epoch, the same on
         # every rank, and the same again when a run resumes.
         if callable(set_epoch := getattr(getattr(data, "sampler", None), "set_epoch", None)):
             set_epoch(max(s.epoch - 1, 0))
-        self._data_iter = iter(data) if data is not None else itertools.repeat(None, s.epoch_length)
+        self._data_iter = (
+            iter(data) if data is not None else itertools.repeat(None, s.epoch_length or 0)
+        )
         self._iter_origin = s.iteration
+        return self._data_iter
 
     def run(
         self,
@@ -619,7 +622,7 @@ class Engine:
             for flush in self._on_run_end:
                 flush()
 
-    def _run(self) -> Iterator[State]:
+    def _run(self) -> Generator[State, None, State]:
         s = self.state
         self.should_terminate = self.should_terminate_single_epoch = self.should_interrupt = False
         self._reraised = None
@@ -658,7 +661,7 @@ class Engine:
             if self.should_terminate != "skip_completed":
                 self._fire_event(Events.COMPLETED)
                 s.times["COMPLETED"] = time.perf_counter() - start
-            self.logger.info("Engine run finished. Time taken: %s", _hms(s.times["COMPLETED"]))
+            self.logger.info("Engine run finished. Time taken: %s", _hms(s.times["COMPLETED"] or 0))
         except BaseException as e:
             self._data_iter = None
             if e is self._reraised or isinstance(e, GeneratorExit):  # GeneratorExit: dropped
@@ -681,8 +684,7 @@ class Engine:
                 # hits StopIteration, fires DATALOADER_STOP_ITERATION and makes a new one.
                 self._data_iter, self._iter_origin = iter(()), s.iteration - skip
             else:
-                self._new_data_iter()
-                for _ in itertools.islice(self._data_iter, skip):  # type: ignore[arg-type]
+                for _ in itertools.islice(self._new_data_iter(), skip):
                     pass
                 self._iter_origin -= skip
             if self._resume_position is not None and s.epoch_length:
@@ -761,6 +763,6 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'miniengine.engine' has no attribute {name!r}")
 
 
-_SUPERVISED = ("create_supervised_trainer", "create_supervised_evaluator")
+_SUPERVISED: tuple[str, ...] = ("create_supervised_trainer", "create_supervised_evaluator")
 _SUPERVISED += ("supervised_training_step", "supervised_training_step_amp")
 _SUPERVISED += ("supervised_evaluation_step", "supervised_evaluation_step_amp")

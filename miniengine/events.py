@@ -63,7 +63,7 @@ def _bind_error(fn: Callable, *args: Any, **kwargs: Any) -> str | None:
 
 
 def _is_positive_int(x: Any) -> bool:
-    return isinstance(x, numbers.Integral) and not isinstance(x, bool) and x > 0
+    return isinstance(x, numbers.Integral) and not isinstance(x, bool) and int(x) > 0
 
 
 class CallableEventWithFilter:
@@ -146,7 +146,7 @@ class CallableEventWithFilter:
                     "Argument once should either be a positive integer or a list of positive "
                     f"integers, got {once!r}"
                 )
-            event_filter = _once(frozenset(counts))
+            event_filter = _once(frozenset(int(c) for c in counts))
         else:
             if every is not None and not _is_positive_int(every):
                 raise ValueError(
