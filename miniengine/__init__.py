@@ -39,7 +39,10 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     # Imported on first use: metrics pull in more of torch than the core needs.
     if name == "RunningAverage":
-        return importlib.import_module("miniengine.metrics").RunningAverage
-    if name in ("create_supervised_trainer", "create_supervised_evaluator"):
-        return getattr(importlib.import_module("miniengine.supervised"), name)
-    raise AttributeError(f"module 'miniengine' has no attribute {name!r}")
+        value = importlib.import_module("miniengine.metrics").RunningAverage
+    elif name in ("create_supervised_trainer", "create_supervised_evaluator"):
+        value = getattr(importlib.import_module("miniengine.supervised"), name)
+    else:
+        raise AttributeError(f"module 'miniengine' has no attribute {name!r}")
+    globals()[name] = value  # later look-ups skip __getattr__
+    return value

@@ -325,6 +325,22 @@ class Engine:
         """
         self._fire_event(self._allowed_key(event_name))
 
+    def describe(self) -> str:
+        """A table of the handlers on each event, in firing order, with filters in words.
+
+        Example:
+            >>> def step(engine, batch): pass
+            >>> engine = Engine(step)
+            >>> _ = engine.add_event_handler(Events.EPOCH_COMPLETED(every=2), Engine.terminate)
+            >>> print(engine.describe())
+            event             handler call              runs
+            process_function  step(engine, batch)       every iteration
+            EPOCH_COMPLETED   Engine.terminate(engine)  every 2nd epoch
+        """
+        from miniengine.explain import describe
+
+        return describe(self)
+
     # ----------------------------------------------------------------- stopping
     def terminate(self, skip_completed: bool = False) -> None:
         """Stop the run after the current event: TERMINATE, then COMPLETED fire.
