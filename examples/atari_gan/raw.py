@@ -1,0 +1,47 @@
+"""The Atari GAN trained by a plain PyTorch loop: every job of the loop is written inline.
+
+Run from the repository root: ``python -m examples.atari_gan.raw --iterations 200 --seed 0``.
+``engine.py`` is the same program with miniengine; only ``main`` differs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from itertools import islice
+
+from torch.utils.tensorboard import SummaryWriter
+
+from . import common
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Trains until ``--iterations`` or Ctrl-C, then prints the final line.
+
+    Args:
+        argv: command-line arguments; None reads ``sys.argv``.
+    """
+    args = common.parse_args(argv)
+    gan, batches = common.setup(args)
+    ctrl_c = common.CtrlC()
+    iteration, output, alpha = 0, {}, common.ALPHA
+    avg: dict[str, float] = {}  # the running averages, by name
+    with SummaryWriter(log_dir=args.logdir) as writer:
+        for batch in islice(batches, args.iterations):
+            output = gan.step(batch)
+            iteration += 1
+            for name in ("loss_gen", "loss_dis"):
+                # A running average: the first value as is, then alpha * old + (1 - alpha) * new.
+                new, key = output[name], f"avg_{name}"
+                avg[key] = new if iteration == 1 else avg[key] * alpha + (1.0 - alpha) * new
+                writer.add_scalar(f"train/{key}", avg[key], iteration)
+            if iteration % args.report_every == 0:
+                print(common.report_line(iteration, avg), flush=True)
+            if iteration % args.image_every == 0:
+                common.log_images(writer, output, iteration)
+            if ctrl_c.pressed:
+                break
+    print(common.final_line(iteration, output), flush=True)
+
+
+if __name__ == "__main__":
+    main()
