@@ -24,6 +24,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+import miniengine.distributed as idist
+
 LATENT_SIZE = 100
 IMAGE_SIZE = 64
 LEARNING_RATE = 1e-4
@@ -232,8 +234,11 @@ class GAN:
 
     def __init__(self, device: torch.device) -> None:
         self.device = device
-        self.discriminator = Discriminator().to(device)
-        self.generator = Generator().to(device)
+        self.discriminator: nn.Module = Discriminator().to(device)
+        self.generator: nn.Module = Generator().to(device)
+        if idist.get_world_size() > 1:  # under torchrun: DDP averages the gradients over ranks
+            self.discriminator = idist.auto_model(self.discriminator)
+            self.generator = idist.auto_model(self.generator)
         self.objective = nn.BCELoss()
         dis_params, gen_params = self.discriminator.parameters(), self.generator.parameters()
         self.dis_optimizer = torch.optim.Adam(dis_params, lr=LEARNING_RATE, betas=BETAS)
@@ -376,14 +381,20 @@ def setup(args: argparse.Namespace) -> tuple[GAN, Iterator[Tensor]]:
         >>> next(batches).shape
         torch.Size([16, 3, 64, 64])
     """
-    if args.device == "auto":
+    idist.initialize()  # under torchrun, join the other processes; alone, nothing to do
+    if idist.get_world_size() > 1:
+        device = idist.device()  # one GPU per process with NCCL, else the CPU
+    elif args.device == "auto":
         device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     else:
         device = torch.device(args.device)
-    if args.seed is not None:
-        random.seed(args.seed)
-        np.random.seed(args.seed)
-        torch.manual_seed(args.seed)
+    # Each rank draws its own frames and noise: its seed is offset by its rank (DDP starts every
+    # rank from rank 0's weights).
+    seed = None if args.seed is None else args.seed + idist.get_rank()
+    if seed is not None:
+        random.seed(seed)
+        np.random.seed(seed)
+        torch.manual_seed(seed)
         if device.type == "cuda":
             # cuDNN and cuBLAS pick the fastest kernels by default, some of which add in a
             # varying order; these settings ask for reproducible ones (cuBLAS reads the
@@ -392,7 +403,7 @@ def setup(args: argparse.Namespace) -> tuple[GAN, Iterator[Tensor]]:
             torch.use_deterministic_algorithms(True, warn_only=True)
             torch.backends.cudnn.benchmark = False
     gan = GAN(device)
-    return gan, iterate_batches(make_envs(args.seed), args.batch_size)
+    return gan, iterate_batches(make_envs(seed), args.batch_size)
 
 
 class CtrlC:

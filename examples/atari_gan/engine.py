@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import miniengine.distributed as idist
 from miniengine.engine import Engine, Events
 from miniengine.handlers.tensorboard_logger import OutputHandler, TensorboardLogger
 from miniengine.metrics import RunningAverage
@@ -33,10 +34,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     tb.attach(engine, handler, Events.ITERATION_COMPLETED)
 
     @engine.on(Events.ITERATION_COMPLETED(every=args.report_every))
+    @idist.one_rank_only()  # under torchrun: printed once, by rank 0
     def report(engine: Engine) -> None:
         print(common.report_line(engine.state.iteration, engine.state.metrics), flush=True)
 
     @engine.on(Events.ITERATION_COMPLETED(every=args.image_every))
+    @idist.one_rank_only()
     def images(engine: Engine) -> None:
         common.log_images(tb.writer, engine.state.output, engine.state.iteration)
 
@@ -47,7 +50,8 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     with tb:  # closes the writer however run() ends
         engine.run(batches, max_iters=args.iterations)
-    print(common.final_line(engine.state.iteration, engine.state.output), flush=True)
+    if idist.get_rank() == 0:
+        print(common.final_line(engine.state.iteration, engine.state.output), flush=True)
 
 
 if __name__ == "__main__":

@@ -7,9 +7,12 @@ Run from the repository root: ``python -m examples.atari_gan.raw --iterations 20
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import nullcontext
 from itertools import islice
 
 from torch.utils.tensorboard import SummaryWriter
+
+import miniengine.distributed as idist
 
 from . import common
 
@@ -25,22 +28,27 @@ def main(argv: Sequence[str] | None = None) -> None:
     ctrl_c = common.CtrlC()
     iteration, output, alpha = 0, {}, common.ALPHA
     avg: dict[str, float] = {}  # the running averages, by name
-    with SummaryWriter(log_dir=args.logdir) as writer:
+    # Under torchrun every rank runs this loop; rank 0 alone prints and writes.
+    rank, world = idist.get_rank(), idist.get_world_size()
+    with SummaryWriter(log_dir=args.logdir) if rank == 0 else nullcontext() as writer:
         for batch in islice(batches, args.iterations):
             output = gan.step(batch)
             iteration += 1
             for name in ("loss_gen", "loss_dis"):
                 # A running average: the first value as is, then alpha * old + (1 - alpha) * new.
-                new, key = output[name], f"avg_{name}"
+                new = float(idist.all_reduce(output[name])) / world  # the mean over ranks
+                key = f"avg_{name}"
                 avg[key] = new if iteration == 1 else avg[key] * alpha + (1.0 - alpha) * new
-                writer.add_scalar(f"train/{key}", avg[key], iteration)
-            if iteration % args.report_every == 0:
+                if writer is not None:
+                    writer.add_scalar(f"train/{key}", avg[key], iteration)
+            if rank == 0 and iteration % args.report_every == 0:
                 print(common.report_line(iteration, avg), flush=True)
-            if iteration % args.image_every == 0:
+            if writer is not None and iteration % args.image_every == 0:
                 common.log_images(writer, output, iteration)
             if ctrl_c.pressed:
                 break
-    print(common.final_line(iteration, output), flush=True)
+    if rank == 0:
+        print(common.final_line(iteration, output), flush=True)
 
 
 if __name__ == "__main__":

@@ -355,7 +355,8 @@ class BaseLogger(ABC):
     """Base of the loggers: attaches handlers to engines, and closes (also as a context manager).
 
     Subclasses create their backend in ``__init__``, implement ``close()`` and the two
-    ``_create_*_handler`` factories, and may override ``_run_ended()``.
+    ``_create_*_handler`` factories, and may override ``_run_ended()``. A logger whose
+    ``_active`` is False (in a distributed run, a process that must not log) attaches nothing.
 
     Args:
         (none): subclasses define their own.
@@ -374,6 +375,8 @@ class BaseLogger(ABC):
         2
         4
     """
+
+    _active = True
 
     def attach(
         self, engine: Engine, log_handler: Callable, event_name: Any, *args: Any, **kwargs: Any
@@ -394,6 +397,8 @@ class BaseLogger(ABC):
         for event in events:
             if event not in engine.state.event_to_attr:
                 raise RuntimeError(f"Unknown event name '{event}'")
+        if not self._active:  # nothing to log here: not even a handler call per event
+            return RemovableEventHandle(event_name, log_handler, engine)
         self._watch(engine)
         if isinstance(event_name, EventsList):
             for event in events:

@@ -6,6 +6,10 @@ set); a save handler such as ``DiskSaver`` decides *where* it goes. ``RNGState``
 random generators into a checkpoint, so that a run resumed mid-epoch continues bit for bit (see
 ``docs/resume.md``).
 
+In a distributed run (``miniengine.distributed``), every rank calls ``Checkpoint`` (it keeps the
+same list of files everywhere), but ``DiskSaver`` writes and removes files on ``save_on_rank``
+only (rank 0 by default); ``load_objects`` loads on every rank.
+
 Two deliberate differences from Ignite, both for crash safety: a new checkpoint is written
 *before* the one it replaces is removed (Ignite removes first, so a crash in between left no
 checkpoint), and ``DiskSaver`` fsyncs the file before the atomic rename.
@@ -31,6 +35,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from miniengine import distributed as idist
 from miniengine.engine import Engine, EventEnum, Events
 
 __all__ = [
@@ -114,7 +119,8 @@ class DiskSaver(BaseSaveHandler):
         atomic: write through a temporary file and rename; ``False`` writes the target directly.
         create_dir: create ``dirname`` (and parents) if missing.
         require_empty: refuse a directory that already holds ``.pt`` files.
-        save_on_rank: kept for Ignite's signature; only 0 (no distributed saving) is supported.
+        save_on_rank: the rank that writes (and creates ``dirname``) in a distributed run; the
+            other ranks do nothing.
         kwargs: passed on to ``torch.save``.
 
     Example:
@@ -135,15 +141,13 @@ class DiskSaver(BaseSaveHandler):
         save_on_rank: int = 0,
         **kwargs: Any,
     ) -> None:
-        if save_on_rank != 0:
-            raise ValueError(
-                f"Argument save_on_rank should be 0 (miniengine does not save in distributed "
-                f"runs), got {save_on_rank!r}"
-            )
+        _check_rank(save_on_rank)
         self.dirname = Path(dirname).expanduser()
         self.save_on_rank = save_on_rank
         self._atomic = atomic
         self.kwargs = kwargs
+        if idist.get_rank() != save_on_rank:
+            return
         if create_dir:
             self.dirname.mkdir(parents=True, exist_ok=True)
         if not self.dirname.is_dir():
@@ -170,6 +174,8 @@ class DiskSaver(BaseSaveHandler):
             filename: the file name inside ``dirname``.
             metadata: ignored; part of the save handler protocol.
         """
+        if idist.get_rank() != self.save_on_rank:
+            return
         path = self.dirname / filename
         if not self._atomic:
             torch.save(checkpoint, path, **self.kwargs)
@@ -201,7 +207,17 @@ class DiskSaver(BaseSaveHandler):
         Args:
             filename: the file name inside ``dirname``.
         """
-        (self.dirname / filename).unlink()
+        if idist.get_rank() == self.save_on_rank:
+            (self.dirname / filename).unlink()
+
+
+def _check_rank(save_on_rank: int) -> None:
+    world = idist.get_world_size()
+    if not (isinstance(save_on_rank, int) and 0 <= save_on_rank < world):
+        raise ValueError(
+            f"Argument save_on_rank should be 0 to {world - 1} (the ranks of this run), "
+            f"got {save_on_rank!r}"
+        )
 
 
 class Checkpoint:
@@ -232,7 +248,8 @@ class Checkpoint:
             ``{score}``, ``{score_name}``, ``{global_step}`` and ``{ext}``, replacing the default.
         include_self: also store this handler's ``state_dict`` under the key ``"checkpointer"``.
         greater_or_equal: a score equal to the lowest kept one also replaces it.
-        save_on_rank: kept for Ignite's signature; only 0 is supported.
+        save_on_rank: the rank whose ``DiskSaver`` writes, when ``save_handler`` is a directory.
+            A save handler of your own is called on every rank, as in Ignite.
 
     Example:
         >>> import os, tempfile, torch
@@ -296,8 +313,7 @@ class Checkpoint:
             )
         if n_saved is not None and n_saved < 1:
             raise ValueError(f"n_saved must be a positive integer or None, got {n_saved}")
-        if save_on_rank != 0:
-            raise ValueError(f"Argument save_on_rank should be 0, got {save_on_rank!r}")
+        _check_rank(save_on_rank)
         if score_name is not None and score_function is None:
             score_function = self.get_default_score_fn(score_name)
         self.to_save = to_save
@@ -625,7 +641,7 @@ class ModelCheckpoint(Checkpoint):
         filename_pattern: see ``Checkpoint``.
         include_self: see ``Checkpoint``.
         greater_or_equal: see ``Checkpoint``.
-        save_on_rank: only 0 is supported.
+        save_on_rank: the rank that writes the files.
         kwargs: passed on to ``torch.save``.
 
     Example:

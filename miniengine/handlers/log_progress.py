@@ -24,6 +24,7 @@ from typing import Any
 
 import torch
 
+from miniengine import distributed as idist
 from miniengine.engine import Engine, Events
 
 __all__ = ["LogProgress"]
@@ -202,6 +203,8 @@ class LogProgress:
         desc: text before the counters (default ``"Epoch [e/E]"``, or ``"Iteration"`` for
             single-epoch runs such as an evaluator; the ``[e/E]`` part is always added when
             there are several epochs).
+        rank: in a distributed run, the process that logs (read at ``attach``); None for every
+            process.
 
     Example:
         >>> import logging, sys
@@ -222,6 +225,7 @@ class LogProgress:
         logger: logging.Logger | None = None,
         level: int = logging.INFO,
         desc: str | None = None,
+        rank: int | None = 0,
     ):
         if every is not None and (not isinstance(every, int) or every < 1):
             raise ValueError(f"Argument every should be a positive integer or None, got {every!r}")
@@ -231,6 +235,7 @@ class LogProgress:
         self.logger = logger or _default_logger()
         self.level = level
         self.desc = desc
+        self.rank = rank
 
     def attach(
         self,
@@ -255,6 +260,8 @@ class LogProgress:
         _check_events(engine, event_name, closing_event_name)
         _check_selection(metric_names, output_transform)
         show = (metric_names, output_transform, state_attributes)
+        if self.rank is not None and idist.get_rank() != self.rank:
+            return
         bar: dict[str, Any] = {}  # the open bar: start time, first count, total, every
 
         def opened(engine: Engine) -> None:
@@ -313,4 +320,5 @@ class LogProgress:
         Args:
             message: the text to log.
         """
-        self.logger.log(self.level, message)
+        if self.rank is None or idist.get_rank() == self.rank:
+            self.logger.log(self.level, message)

@@ -11,12 +11,16 @@ Names, tags and steps are those of PyTorch-Ignite 0.5.5, so its dashboards look 
 The step is the counter of the event being handled (iteration or epoch). Whenever a run of an
 attached engine ends, even by an exception or Ctrl-C, the writer is flushed, so everything logged
 so far is on disk.
+
+In a distributed run (``miniengine.distributed``) only rank 0 writes, by default: on the other
+processes the logger makes no files and attaches nothing (Ignite's writes on every rank).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from miniengine import distributed as idist
 from miniengine.engine import Engine
 from miniengine.handlers.base_logger import (
     BaseLogger,
@@ -48,6 +52,8 @@ class TensorboardLogger(BaseLogger):
 
     Args:
         args: passed to ``SummaryWriter``.
+        rank: in a distributed run, the process that logs; None for every process (then give
+            each its own ``log_dir``). Elsewhere ``writer`` stands in: its methods do nothing.
         kwargs: passed to ``SummaryWriter``, e.g. ``log_dir``.
 
     Example:
@@ -63,7 +69,12 @@ class TensorboardLogger(BaseLogger):
         True
     """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, rank: int | None = 0, **kwargs: Any) -> None:
+        self.rank = rank
+        if rank is not None and idist.get_rank() != rank:
+            self._active = False
+            self.writer: Any = _NullWriter()
+            return
         # imported here, not at module level: TensorBoard takes ~0.3 s to import
         from torch.utils.tensorboard import SummaryWriter
 
@@ -89,6 +100,17 @@ class TensorboardLogger(BaseLogger):
 
     def _create_opt_params_handler(self, *args: Any, **kwargs: Any) -> OptimizerParamsHandler:
         return OptimizerParamsHandler(*args, **kwargs)
+
+
+def _do_nothing(*args: Any, **kwargs: Any) -> None:
+    return None
+
+
+class _NullWriter:
+    """The writer of a process that does not log: every method does nothing."""
+
+    def __getattr__(self, name: str) -> Any:
+        return _do_nothing
 
 
 def _check_logger(logger: Any, handler_name: str) -> None:

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from miniengine import distributed as idist
 from miniengine.engine import Engine, Events
 from miniengine.handlers.log_progress import (
     _check_events,
@@ -62,9 +63,13 @@ class ProgressBar:
     at the end (cleared bars leave blank lines in a log): a log gets one line per epoch plus
     one per 30 s, never one per step.
 
+    In a distributed run only one process shows a bar (rank 0 by default, read at ``attach``):
+    the others would draw the same progress over it. Ignite's bar shows on every rank.
+
     Args:
         persist: keep the bar on screen once closed.
         bar_format: tqdm's ``bar_format``; ``None`` for tqdm's default layout.
+        rank: the process that shows the bar; None for every process.
         tqdm_kwargs: passed on to ``tqdm`` (``file``, ``mininterval``, ``ncols``, ...). A
             ``desc`` replaces the default description ``"Epoch [e/E]"`` / ``"Iteration"``.
 
@@ -85,9 +90,11 @@ class ProgressBar:
         bar_format: str | None = (
             "{desc}[{n_fmt}/{total_fmt}] {percentage:3.0f}%|{bar}{postfix} [{elapsed}<{remaining}]"
         ),
+        rank: int | None = 0,
         **tqdm_kwargs: Any,
     ):
         self.pbar_cls = _tqdm_class()
+        self.rank = rank
         self.pbar: Any = None
         self.persist = persist
         self.bar_format = bar_format
@@ -119,6 +126,8 @@ class ProgressBar:
         Args:
             message: the text to print.
         """
+        if self.rank is not None and idist.get_rank() != self.rank:
+            return
         self.pbar_cls.write(message, file=self.tqdm_kwargs.get("file"))
 
     def attach(
@@ -144,6 +153,8 @@ class ProgressBar:
         _check_events(engine, event_name, closing_event_name)
         _check_selection(metric_names, output_transform)
         show = (metric_names, output_transform, state_attributes)
+        if self.rank is not None and idist.get_rank() != self.rank:
+            return
 
         def advanced(engine: Engine) -> None:
             pbar = self.pbar

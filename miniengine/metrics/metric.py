@@ -17,6 +17,7 @@ usage_name                          reset on          update on           write 
 
 from __future__ import annotations
 
+import functools
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from numbers import Number
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 
+from miniengine import distributed as idist
 from miniengine.events import CallableEventWithFilter, Events
 
 if TYPE_CHECKING:
@@ -39,6 +41,8 @@ __all__ = [
     "RunningBatchWise",
     "RunningEpochWise",
     "SingleEpochRunningBatchWise",
+    "reinit__is_reduced",
+    "sync_all_reduce",
 ]
 
 
@@ -189,6 +193,75 @@ def _batched(x: Any, device: torch.device | None = None) -> torch.Tensor:
     return x.unsqueeze(0) if isinstance(x, torch.Tensor) else torch.tensor([x], device=device)
 
 
+def _summed_over_ranks(compute: Callable, attrs: Sequence[str] | None = None) -> Callable:
+    """Wrap ``compute`` so that it sees ``attrs`` (default: ``_accumulators``) reduced over ranks.
+
+    The local values are put back afterwards: updates may go on and ``compute`` stays
+    repeatable. An attribute may name its reduction, e.g. ``"_max:MAX"`` (default SUM).
+    """
+
+    @functools.wraps(compute)
+    def wrapper(self: Metric, *args: Any, **kwargs: Any) -> Any:
+        names = self._accumulators if attrs is None else attrs
+        # _reducing: a subclass's compute calling super().compute() must not reduce twice
+        if self._world_size == 1 or self._reducing or not names:
+            return compute(self, *args, **kwargs)
+        local = {}
+        self._reducing = True
+        try:
+            for spec in names:
+                name, _, op = spec.partition(":")
+                local[name] = value = getattr(self, name)
+                if isinstance(value, torch.Tensor):
+                    value = value.clone()  # all_reduce works in place
+                setattr(self, name, idist.all_reduce(value, op or "SUM"))
+            return compute(self, *args, **kwargs)
+        finally:
+            self._reducing = False
+            for name, value in local.items():
+                setattr(self, name, value)
+
+    return wrapper
+
+
+def sync_all_reduce(*attrs: str) -> Callable[[Callable], Callable]:
+    """Decorator for a ``compute`` that must see ``attrs`` summed over ranks (Ignite's helper).
+
+    miniengine's own metrics list their sums in ``_accumulators`` instead; this is for metrics
+    written for Ignite. ``"name:OP"`` picks another reduction: MIN, MAX or PRODUCT.
+
+    Args:
+        attrs: names of the attributes to reduce.
+
+    Example:
+        >>> class Total(Metric):
+        ...     def reset(self): self.total = 0
+        ...     def update(self, output): self.total += output
+        ...     @sync_all_reduce("total")
+        ...     def compute(self): return self.total
+        >>> t = Total(); t.update(2); t.compute()  # one process: nothing to reduce
+        2
+    """
+    return functools.partial(_summed_over_ranks, attrs=attrs)
+
+
+def reinit__is_reduced(func: Callable) -> Callable:  # noqa: N802 - Ignite's name
+    """Decorator kept for metrics written for Ignite: returns ``func`` unchanged.
+
+    Ignite marks the metric "not yet reduced" after ``reset``/``update``; miniengine never keeps
+    reduced values, so there is nothing to mark.
+
+    Args:
+        func: a metric's ``reset`` or ``update``.
+
+    Example:
+        >>> f = lambda self: None
+        >>> reinit__is_reduced(f) is f
+        True
+    """
+    return func
+
+
 class Metric(ABC):
     """Base class of all metrics: subclasses write ``reset``, ``update`` and ``compute``.
 
@@ -196,8 +269,10 @@ class Metric(ABC):
     into a tuple of its ``required_output_keys`` (``("y_pred", "y")`` by default); a pair of lists
     ``([y_pred_1, ...], [y_1, ...])`` is fed one item at a time unless ``skip_unrolling``.
 
-    Subclasses keep their running sums as attributes named in ``_accumulators``: that is what a
-    distributed run has to sum over processes before ``compute()``.
+    Subclasses keep their running sums as attributes named in ``_accumulators``. In a
+    distributed run (``miniengine.distributed``), every subclass's ``compute`` sees them summed
+    over all processes: ``Metric`` wraps it when the subclass is defined. The world size is
+    read when the metric is made and when it is attached, not at each call.
 
     Args:
         output_transform: maps ``engine.state.output`` to what ``update`` expects.
@@ -218,6 +293,13 @@ class Metric(ABC):
 
     required_output_keys: tuple[str, ...] | None = ("y_pred", "y")
     _accumulators: tuple[str, ...] = ()
+    _world_size = 1
+    _reducing = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "compute" in cls.__dict__:
+            cls.compute = _summed_over_ranks(cls.__dict__["compute"])  # type: ignore[method-assign]
 
     def __init__(
         self,
@@ -241,6 +323,7 @@ class Metric(ABC):
         self._metrics_result_mode = metrics_result_mode
         # MPS has no float64
         self._double_dtype = torch.float32 if self._device.type == "mps" else torch.float64
+        self._world_size = idist.get_world_size()
         self.reset()
 
     @abstractmethod
@@ -372,6 +455,7 @@ class Metric(ABC):
             3.0
         """
         usage = self._check_usage(usage)
+        self._world_size = idist.get_world_size()  # the process group may be newer than us
         if not engine.has_event_handler(self.started, usage.STARTED):
             engine.add_event_handler(usage.STARTED, self.started)
         if not engine.has_event_handler(self.iteration_completed, usage.ITERATION_COMPLETED):

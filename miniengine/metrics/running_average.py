@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from miniengine import distributed as idist
 from miniengine.events import Events
 from miniengine.metrics.metric import (
     Metric,
@@ -61,7 +62,8 @@ class RunningAverage(Metric):
     """
 
     required_output_keys = None
-    # Nothing to sum over processes: a distributed run averages each new value instead.
+    # Nothing to sum over processes: a distributed run averages each new output over ranks
+    # (``src``, a metric, is reduced by its own ``compute``).
     _accumulators = ()
 
     def __init__(
@@ -122,6 +124,9 @@ class RunningAverage(Metric):
         if self.src is not None:
             value = self.src.compute()
             self.src.reset()
+        elif self._world_size > 1:
+            self._update_slowly(output)  # averaged over ranks there
+            return
         else:
             value = output
         v, alpha = self._value, self.alpha
@@ -154,7 +159,9 @@ class RunningAverage(Metric):
         if self.src is None:
             if isinstance(value, torch.Tensor):
                 value = value.to(self._device, copy=True)
-            value = value / 1  # the world size in a distributed run; as in Ignite, ints -> floats
+            if self._world_size > 1:
+                value = idist.all_reduce(value)
+            value = value / self._world_size  # as in Ignite: the mean over ranks, ints -> floats
         self._value = value if v is None else v * self.alpha + (1.0 - self.alpha) * value
 
     def compute(self) -> Any:
@@ -222,6 +229,8 @@ class RunningAverage(Metric):
         """
         usage = self._usage(usage)
         src = self.src
+        if src is not None:
+            src._world_size = idist.get_world_size()
         if src is not None and not engine.has_event_handler(
             src.iteration_completed, Events.ITERATION_COMPLETED
         ):
