@@ -150,7 +150,7 @@ class Engine:
         self.should_terminate_single_epoch: bool | str = False  # or "skip_epoch_completed"
         self.should_interrupt = False
         self._state_dict_user_keys: list[str] = []
-        # event name -> [(handler, with_engine, args, kwargs, filter, counter)]. A removal
+        # event name -> [(handler, with_engine, args, kwargs, filter)]. A removal
         # replaces the list, so that a firing in progress goes on undisturbed.
         self._event_handlers: dict[str, list[tuple]] = {}
         self._counters = self.state.event_to_attr = dict(_COUNTERS)
@@ -244,9 +244,7 @@ class Engine:
                 f"Error adding {handler} 'handler': it cannot be called with "
                 f"{['engine', *call_args, *call_kwargs]}, with or without the engine ({why})."
             )
-        self._event_handlers[key].append(
-            (handler, with_engine, args, kwargs, event_filter, counter)
-        )
+        self._event_handlers[key].append((handler, with_engine, args, kwargs, event_filter))
         return RemovableEventHandle(event_name, handler, self)
 
     def on(self, event_name: Any, *args: Any, **kwargs: Any) -> Callable:
@@ -295,10 +293,11 @@ class Engine:
 
     def _fire_event(self, event_name: Any, *event_args: Any, **event_kwargs: Any) -> None:
         self.last_event_name = event_name
-        for handler, with_engine, args, kwargs, event_filter, counter in self._event_handlers[
-            _key(event_name)
-        ]:
-            if event_filter is not None and not event_filter(self, getattr(self.state, counter)):
+        key = _key(event_name)
+        # The count the filters see: read once per firing, as the event fires.
+        count = getattr(self.state, self._counters[key]) if key in self._counters else None
+        for handler, with_engine, args, kwargs, event_filter in self._event_handlers[key]:
+            if event_filter is not None and not event_filter(self, count):
                 continue
             if event_args or event_kwargs:  # only EXCEPTION_RAISED and TERMINATE_SINGLE_EPOCH
                 args, kwargs = event_args + args, {**kwargs, **event_kwargs}

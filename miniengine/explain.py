@@ -226,7 +226,7 @@ def describe(engine: Engine) -> str:
             call = f"{handler_name(engine._process_function)}(engine, batch)"
             rows.append(["process_function", call, "every iteration"])
         for i, entry in enumerate(_original_entries(engine._event_handlers[key])):
-            when = filter_in_words(entry[4], entry[5])
+            when = filter_in_words(entry[4], engine._counters.get(key))
             rows.append([key if i == 0 else "", _call(key, entry), when])
     return _table(rows)
 
@@ -287,8 +287,9 @@ class _Timed:
         self.seconds = 0.0
 
     def __call__(self, engine: Engine, *event_args: Any, **event_kwargs: Any) -> None:
-        handler, with_engine, args, kwargs, event_filter, counter = self.entry
+        handler, with_engine, args, kwargs, event_filter = self.entry
         record = self.trace._current.get(self.key)
+        counter = engine._counters.get(self.key)
         if event_filter is not None and not event_filter(engine, getattr(engine.state, counter)):
             self.skipped += 1
             if record is not None:
@@ -393,7 +394,7 @@ class Trace:
     def _wrap(self, key: str, entry: tuple) -> tuple:
         timed = _Timed(self, key, entry)
         self._timed.append(timed)
-        return (timed, True, (), {}, None, None)
+        return (timed, True, (), {}, None)
 
     def start(self) -> Trace:
         """Start recording (the ``with`` statement calls this); returns the trace."""
@@ -407,7 +408,7 @@ class Trace:
         for key, entries in self._saved.items():
             if key == "EXCEPTION_RAISED" and not entries:
                 continue  # a handler here would swallow exceptions the run should raise
-            recorder: tuple = (_Recorder(self, key), True, (), {}, None, None)
+            recorder: tuple = (_Recorder(self, key), True, (), {}, None)
             handlers[key] = [recorder, *(self._wrap(key, e) for e in entries)]
         return self
 
