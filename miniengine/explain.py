@@ -289,8 +289,9 @@ class _Timed:
     def __call__(self, engine: Engine, *event_args: Any, **event_kwargs: Any) -> None:
         handler, with_engine, args, kwargs, event_filter = self.entry
         record = self.trace._current.get(self.key)
-        counter = engine._counters.get(self.key)
-        if event_filter is not None and not event_filter(engine, getattr(engine.state, counter)):
+        counter = engine._counters.get(self.key)  # a filtered event always has one
+        count = getattr(engine.state, counter) if counter else None
+        if event_filter is not None and not event_filter(engine, count):
             self.skipped += 1
             if record is not None:
                 record.calls.append(HandlerCall(self.name, ran=False))
