@@ -6,54 +6,27 @@ import warnings
 
 import pytest
 import torch
+from _classification import (
+    AVERAGES,
+    assert_close,
+    by_hand,
+    check_multiclass,
+    multiclass_cases,
+    ratio,
+)
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from miniengine.metrics import NotComputableError, Precision
 
-AVERAGES = [False, None, True, "macro", "micro", "weighted"]
-
-
-def ratio(a, b):
-    return a / b if b else 0.0
-
 
 def precision_by_hand(pred, true, classes, average):
-    """From TP and predicted-positive counts per class, as sklearn defines them."""
-    tp = [sum(p == t == c for p, t in zip(pred, true, strict=True)) for c in classes]
-    predicted = [sum(p == c for p in pred) for c in classes]
-    support = [sum(t == c for t in true) for c in classes]
-    per_class = [ratio(a, b) for a, b in zip(tp, predicted, strict=True)]
-    if average in (False, None):
-        return per_class
-    if average == "micro":
-        return ratio(sum(tp), sum(predicted))
-    if average == "weighted":
-        return ratio(sum(p * s for p, s in zip(per_class, support, strict=True)), sum(support))
-    return sum(per_class) / len(per_class)
-
-
-def assert_close(got, want):
-    got = got.tolist() if isinstance(got, torch.Tensor) else got
-    assert got == pytest.approx(want, abs=1e-12)
+    return by_hand(pred, true, classes, average, of="pred")
 
 
 @settings(max_examples=30, deadline=None)
-@given(st.integers(2, 5).flatmap(
-    lambda c: st.tuples(st.just(c), st.lists(
-        st.tuples(st.integers(0, c - 1), st.integers(0, c - 1)), min_size=1, max_size=30))
-))  # fmt: skip
+@given(multiclass_cases)
 def test_multiclass_by_hand(case):
-    c, pairs = case
-    pred, true = [p for p, _ in pairs], [t for _, t in pairs]
-    scores = torch.nn.functional.one_hot(torch.tensor(pred), c).float()
-    for average in AVERAGES:
-        metric = Precision(average=average)
-        half = len(pairs) // 2 or len(pairs)  # two batches when there is room
-        for lo, hi in ((0, half), (half, len(pairs))):
-            if lo < hi:
-                metric.update((scores[lo:hi], torch.tensor(true[lo:hi])))
-        assert_close(metric.compute(), precision_by_hand(pred, true, range(c), average))
+    check_multiclass(Precision, case, of="pred")
 
 
 def test_binary_by_hand():

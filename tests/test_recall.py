@@ -4,51 +4,28 @@ from __future__ import annotations
 
 import pytest
 import torch
+from _classification import (
+    AVERAGES,
+    assert_close,
+    by_hand,
+    check_multiclass,
+    multiclass_cases,
+    ratio,
+)
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from miniengine.engine import Engine
 from miniengine.metrics import NotComputableError, Recall
 
-AVERAGES = [False, None, True, "macro", "micro", "weighted"]
-
-
-def ratio(a, b):
-    return a / b if b else 0.0
-
 
 def recall_by_hand(pred, true, classes, average):
-    """From TP and actual-positive counts (support) per class, as sklearn defines them."""
-    tp = [sum(p == t == c for p, t in zip(pred, true, strict=True)) for c in classes]
-    support = [sum(t == c for t in true) for c in classes]
-    per_class = [ratio(a, b) for a, b in zip(tp, support, strict=True)]
-    if average in (False, None):
-        return per_class
-    if average == "micro":
-        return ratio(sum(tp), sum(support))
-    if average == "weighted":
-        return ratio(sum(r * s for r, s in zip(per_class, support, strict=True)), sum(support))
-    return sum(per_class) / len(per_class)
-
-
-def assert_close(got, want):
-    got = got.tolist() if isinstance(got, torch.Tensor) else got
-    assert got == pytest.approx(want, abs=1e-12)
+    return by_hand(pred, true, classes, average, of="true")
 
 
 @settings(max_examples=30, deadline=None)
-@given(st.integers(2, 5).flatmap(
-    lambda c: st.tuples(st.just(c), st.lists(
-        st.tuples(st.integers(0, c - 1), st.integers(0, c - 1)), min_size=1, max_size=30))
-))  # fmt: skip
+@given(multiclass_cases)
 def test_multiclass_by_hand(case):
-    c, pairs = case
-    pred, true = [p for p, _ in pairs], [t for _, t in pairs]
-    scores = torch.nn.functional.one_hot(torch.tensor(pred), c).float()
-    for average in AVERAGES:
-        metric = Recall(average=average)
-        metric.update((scores, torch.tensor(true)))
-        assert_close(metric.compute(), recall_by_hand(pred, true, range(c), average))
+    check_multiclass(Recall, case, of="true")
 
 
 def test_binary_and_multilabel_by_hand():

@@ -103,8 +103,18 @@ class _BasePrecisionRecall(_BaseClassification):
         y = y.to(device=self._device, dtype=self._double_dtype)
         return y_pred, y, y * y_pred
 
-    def _accumulate(self, positives: torch.Tensor, y: torch.Tensor, correct: torch.Tensor) -> None:
-        """Add TP and ``positives`` (predicted ones for precision, actual ones for recall)."""
+    def _positives(self, y_pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The denominator's 0/1 tensor: predicted ones for precision, actual ones for recall."""
+        raise NotImplementedError
+
+    def update(self, output: Sequence[torch.Tensor]) -> None:
+        """Count one batch: TP and the positives ``_positives`` picks.
+
+        Args:
+            output: ``(y_pred, y)``.
+        """
+        y_pred, y, correct = self._prepare(output)
+        positives = self._positives(y_pred, y)
         if self._average == "samples":
             self._numerator += torch.sum(correct.sum(dim=1) / (positives.sum(dim=1) + self.eps))
             self._denominator += y.shape[0]
@@ -155,11 +165,5 @@ class Precision(_BasePrecisionRecall):
         0.6667
     """
 
-    def update(self, output: Sequence[torch.Tensor]) -> None:
-        """Count one batch.
-
-        Args:
-            output: ``(y_pred, y)``.
-        """
-        y_pred, y, correct = self._prepare(output)
-        self._accumulate(y_pred, y, correct)
+    def _positives(self, y_pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return y_pred

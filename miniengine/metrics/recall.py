@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import torch
 
 from miniengine.metrics.precision import _BasePrecisionRecall
@@ -14,14 +12,8 @@ __all__ = ["Recall"]
 class Recall(_BasePrecisionRecall):
     """Recall, TP / (TP + FN): of the examples of a class, the share predicted as it.
 
-    Inputs and ``average`` as for ``Precision``.
-
     Args:
-        output_transform: maps the output to ``(y_pred, y)``.
-        average: False/None (per class), True/"macro", "micro", "weighted" or "samples".
-        is_multilabel: treat ``(N, C, ...)`` 0/1 tensors as multilabel.
-        device: where the counts live.
-        skip_unrolling: see ``Metric``.
+        output_transform, average, is_multilabel, device, skip_unrolling: as for ``Precision``.
 
     Example:
         >>> r = Recall()
@@ -30,11 +22,5 @@ class Recall(_BasePrecisionRecall):
         0.6667
     """
 
-    def update(self, output: Sequence[torch.Tensor]) -> None:
-        """Count one batch.
-
-        Args:
-            output: ``(y_pred, y)``.
-        """
-        _, y, correct = self._prepare(output)
-        self._accumulate(y, y, correct)
+    def _positives(self, y_pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return y
