@@ -471,34 +471,39 @@ class Engine:
             raise ValueError(f"epoch_length should be a positive integer, got {length!r}")
         if (sd.get("iteration") or sd.get("epoch")) and not length:
             raise ValueError(f"epoch_length must be a positive integer to resume mid-run: {sd}")
+        iteration = sd["iteration"] if "iteration" in sd else sd["epoch"] * length
+        epoch = iteration // length if length else 0
+        limit = "max_epochs" if "max_epochs" in sd else "max_iters"
+        if sd[limit] is not None:  # checked before anything changes
+            self._check_limit(limit, sd[limit], epoch if limit == "max_epochs" else iteration)
         for k in self._state_dict_user_keys:
             setattr(s, k, sd[k])
-        s.epoch_length = length
-        s.iteration = sd["iteration"] if "iteration" in sd else sd["epoch"] * length
-        s.epoch = s.iteration // length if length else 0
+        s.epoch_length, s.iteration, s.epoch = length, iteration, epoch
         s.max_epochs = s.max_iters = None
-        limit = "max_epochs" if "max_epochs" in sd else "max_iters"
-        self._set_limit(limit, sd[limit])
-        self._resume_position = sd.get("data_position", s.iteration % length if length else 0)
+        setattr(s, limit, sd[limit])
+        self._resume_position = sd.get("data_position", iteration % length if length else 0)
         self._run_gen = self._data_iter = None
 
-    def _set_limit(self, name: str, value: int | None) -> None:
-        progress = "epoch" if name == "max_epochs" else "iteration"
-        if value is None:
-            return
+    @staticmethod
+    def _check_limit(name: str, value: Any, progress: int) -> None:
         if not isinstance(value, int) or value < 1:
             raise ValueError(
                 f"Argument {name} is invalid. Please, set a correct {name} positive value, "
                 f"got {value!r}"
             )
-        if value < getattr(self.state, progress):
+        if value < progress:
+            what = "epoch" if name == "max_epochs" else "iteration"
             raise ValueError(
-                f"Argument {name} should be greater than or equal to the start {progress} "
-                f"defined in the state: {value} vs {getattr(self.state, progress)}. Please, set "
-                f"engine.state.{name} = None before calling engine.run() in order to restart the "
-                "training from the beginning."
+                f"Argument {name} should be greater than or equal to the start {what} defined "
+                f"in the state: {value} vs {progress}. Please, set engine.state.{name} = None "
+                "before calling engine.run() in order to restart the training from the beginning."
             )
-        setattr(self.state, name, value)
+
+    def _set_limit(self, name: str, value: int | None) -> None:
+        if value is not None:
+            progress = self.state.epoch if name == "max_epochs" else self.state.iteration
+            self._check_limit(name, value, progress)
+            setattr(self.state, name, value)
 
     @staticmethod
     def _is_done(s: State) -> bool:
@@ -606,12 +611,14 @@ class Engine:
             raise ValueError("epoch_length should be provided if data is None")
         s.epoch_length = s.epoch_length if epoch_length is None else epoch_length
         if fresh:
+            if max_iters is None:
+                limit, value = "max_epochs", 1 if max_epochs is None else max_epochs
+            else:
+                limit, value = "max_iters", max_iters
+            self._check_limit(limit, value, 0)  # before anything changes
             s.iteration = s.epoch = 0
             s.max_epochs = s.max_iters = None
-            if max_iters is None:
-                self._set_limit("max_epochs", 1 if max_epochs is None else max_epochs)
-            else:
-                self._set_limit("max_iters", max_iters)
+            setattr(s, limit, value)
             self._run_gen = self._data_iter = self._resume_position = None
             limit = f"max_iters={max_iters}" if max_iters else f"max_epochs={s.max_epochs}"
             self.logger.info("Engine run starting with %s.", limit)

@@ -422,3 +422,15 @@ def test_get_event_attrib_value_uses_the_engines_counters():
     assert engine.state.get_event_attrib_value("backward") == 5
     with pytest.raises(RuntimeError, match="Unknown event name 'backward'"):
         other.state.get_event_attrib_value("backward")  # counters are per engine
+
+
+def test_refused_arguments_leave_the_engine_as_it_was():
+    engine = Engine(lambda e, b: None)
+    engine.run([1, 2, 3], max_epochs=2)
+    before = dict(engine.state_dict())
+    with pytest.raises(ValueError, match="max_epochs is invalid"):
+        engine.run([1, 2, 3], max_epochs=0)
+    with pytest.raises(ValueError, match="greater than or equal"):
+        engine.load_state_dict({"epoch_length": 2, "iteration": 9, "max_epochs": 2})
+    assert dict(engine.state_dict()) == before
+    assert engine.run([1, 2, 3], max_epochs=2).iteration == 6
