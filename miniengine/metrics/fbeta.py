@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from miniengine import distributed as idist
 from miniengine.metrics.metric import Metric, MetricUsage, _identity
 from miniengine.metrics.precision import Precision
 from miniengine.metrics.recall import Recall
@@ -57,12 +56,8 @@ class _Fbeta(Metric):
         usage = self._check_usage(usage)
         self._engine = engine
         # A part already attached with this usage (e.g. to log it too) is not updated twice.
-        for part in (self.precision, self.recall):
-            part._world_size = idist.get_world_size()  # they reduce their own sums
-            if not engine.has_event_handler(part.started, usage.STARTED):
-                engine.add_event_handler(usage.STARTED, part.started)
-            if not engine.has_event_handler(part.iteration_completed, usage.ITERATION_COMPLETED):
-                engine.add_event_handler(usage.ITERATION_COMPLETED, part.iteration_completed)
+        for part in (self.precision, self.recall):  # they reduce their own sums
+            part._attach_updates(engine, usage)
         engine.add_event_handler(usage.COMPLETED, self.completed, name)
 
     def detach(self, engine: Engine, usage: str | MetricUsage = "epoch_wise") -> None:

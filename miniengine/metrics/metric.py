@@ -455,12 +455,14 @@ class Metric(ABC):
             3.0
         """
         usage = self._check_usage(usage)
-        self._world_size = idist.get_world_size()  # the process group may be newer than us
-        if not engine.has_event_handler(self.started, usage.STARTED):
-            engine.add_event_handler(usage.STARTED, self.started)
-        if not engine.has_event_handler(self.iteration_completed, usage.ITERATION_COMPLETED):
-            engine.add_event_handler(usage.ITERATION_COMPLETED, self.iteration_completed)
+        self._attach_updates(engine, usage)
         engine.add_event_handler(usage.COMPLETED, self.completed, name)
+
+    def _attach_updates(self, engine: Engine, usage: MetricUsage) -> None:
+        """Register ``started`` and ``iteration_completed``, the handlers that fill the sums."""
+        self._world_size = idist.get_world_size()  # the process group may be newer than us
+        _add_once(engine, usage.STARTED, self.started)
+        _add_once(engine, usage.ITERATION_COMPLETED, self.iteration_completed)
 
     def detach(self, engine: Engine, usage: str | MetricUsage = "epoch_wise") -> None:
         """Remove the handlers that ``attach`` registered for this usage.
@@ -503,3 +505,9 @@ class Metric(ABC):
             (False, True)
         """
         return engine.has_event_handler(self.completed, self._check_usage(usage).COMPLETED)
+
+
+def _add_once(engine: Engine, event: Any, handler: Callable[..., Any]) -> None:
+    # a metric can be attached twice with one usage (by a wrapper and by the user): update it once
+    if not engine.has_event_handler(handler, event):
+        engine.add_event_handler(event, handler)

@@ -16,6 +16,7 @@ from miniengine.metrics.metric import (
     MetricUsage,
     RunningBatchWise,
     SingleEpochRunningBatchWise,
+    _add_once,
     _identity,
 )
 
@@ -228,13 +229,9 @@ class RunningAverage(Metric):
             2.0
         """
         usage = self._usage(usage)
-        src = self.src
-        if src is not None:
-            src._world_size = idist.get_world_size()
-        if src is not None and not engine.has_event_handler(
-            src.iteration_completed, Events.ITERATION_COMPLETED
-        ):
-            engine.add_event_handler(Events.ITERATION_COMPLETED, src.iteration_completed)
+        if self.src is not None:
+            self.src._world_size = idist.get_world_size()
+            _add_once(engine, Events.ITERATION_COMPLETED, self.src.iteration_completed)
         super().attach(engine, name, usage)
 
     def detach(self, engine: Engine, usage: str | MetricUsage = "running_batch_wise") -> None:
