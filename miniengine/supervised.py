@@ -204,17 +204,10 @@ def supervised_training_step_amp(
     with a warning from torch).
 
     Args:
-        model: see ``supervised_training_step``.
-        optimizer: see ``supervised_training_step``.
-        loss_fn: see ``supervised_training_step``.
-        device: see ``supervised_training_step``.
-        non_blocking: see ``supervised_training_step``.
-        prepare_batch: see ``supervised_training_step``.
-        model_transform: see ``supervised_training_step``.
-        output_transform: see ``supervised_training_step``.
+        model, optimizer, loss_fn, device, non_blocking, prepare_batch, model_transform,
+            output_transform, gradient_accumulation_steps, model_fn: as for
+            ``supervised_training_step``.
         scaler: a ``torch.amp.GradScaler`` scaling the loss before backward, or None.
-        gradient_accumulation_steps: see ``supervised_training_step``.
-        model_fn: see ``supervised_training_step``.
 
     Example:
         >>> import torch
@@ -297,13 +290,8 @@ def supervised_evaluation_step_amp(
     """Like ``supervised_evaluation_step``, with the forward pass under CUDA autocast.
 
     Args:
-        model: see ``supervised_evaluation_step``.
-        device: see ``supervised_evaluation_step``.
-        non_blocking: see ``supervised_evaluation_step``.
-        prepare_batch: see ``supervised_evaluation_step``.
-        model_transform: see ``supervised_evaluation_step``.
-        output_transform: see ``supervised_evaluation_step``.
-        model_fn: see ``supervised_evaluation_step``.
+        model, device, non_blocking, prepare_batch, model_transform, output_transform, model_fn:
+            as for ``supervised_evaluation_step``.
 
     Example:
         >>> import torch
@@ -353,20 +341,15 @@ def create_supervised_trainer(
         model: the model to train (not moved to ``device``: move it yourself first).
         optimizer: the optimizer.
         loss_fn: ``(y_pred, y) -> loss tensor``.
-        device: where to move each batch; None leaves it in place.
-        non_blocking: asynchronous copy of pinned batches to the GPU.
-        prepare_batch: ``(batch, device, non_blocking) -> (x, y)``.
-        model_transform: applied to the model's output to give ``y_pred``.
-        output_transform: ``(x, y, y_pred, loss) -> engine.state.output``; ``loss.item()`` by
-            default.
+        device, non_blocking, prepare_batch, model_transform, output_transform: as for
+            ``supervised_training_step``.
         deterministic: must be False. Ignite returns a ``DeterministicEngine`` here; miniengine
             has none, and raises ``NotImplementedError`` rather than silently ignore the request.
             Its plain ``Engine`` resumes at the exact batch (``docs/resume.md``).
         amp_mode: None, or ``"amp"`` for the forward pass under ``torch.autocast("cuda")``.
         scaler: with ``amp_mode="amp"``: True makes a ``torch.amp.GradScaler`` (stored as
             ``trainer.state.scaler``), or pass your own; False uses none.
-        gradient_accumulation_steps: number of batches whose gradients add up before a step.
-        model_fn: ``(model, x) -> output``; ``model(x)`` by default.
+        gradient_accumulation_steps, model_fn: as for ``supervised_training_step``.
 
     Example:
         >>> import torch
@@ -398,16 +381,11 @@ def create_supervised_trainer(
             "amp_mode='amp'."
         )
     grad_scaler = torch.amp.GradScaler(enabled=True) if scaler is True else (scaler or None)
-    if amp_mode == "amp":
-        update = supervised_training_step_amp(
-            model, optimizer, loss_fn, device, non_blocking, prepare_batch, model_transform,
-            output_transform, grad_scaler, gradient_accumulation_steps, model_fn,
-        )  # fmt: skip
-    else:
-        update = supervised_training_step(
-            model, optimizer, loss_fn, device, non_blocking, prepare_batch, model_transform,
-            output_transform, gradient_accumulation_steps, model_fn,
-        )  # fmt: skip
+    update = _training_step(
+        model, optimizer, loss_fn, device, non_blocking, prepare_batch, model_transform,
+        output_transform, gradient_accumulation_steps, model_fn, amp=amp_mode == "amp",
+        scaler=grad_scaler,
+    )  # fmt: skip
     trainer = Engine(update)
     if scaler is True:  # as Ignite: a scaler made here is kept where handlers can reach it
         trainer.state.scaler = grad_scaler  # type: ignore[attr-defined]
@@ -432,14 +410,10 @@ def create_supervised_evaluator(
     Args:
         model: the model to evaluate (not moved to ``device``).
         metrics: name -> metric, each attached to the evaluator under its name.
-        device: where to move each batch; None leaves it in place.
-        non_blocking: asynchronous copy of pinned batches to the GPU.
-        prepare_batch: ``(batch, device, non_blocking) -> (x, y)``.
-        model_transform: applied to the model's output to give ``y_pred``.
-        output_transform: ``(x, y, y_pred) -> engine.state.output``; ``(y_pred, y)`` by default,
-            the form metrics expect.
+        device, non_blocking, prepare_batch, model_transform, output_transform: as for
+            ``supervised_evaluation_step``.
         amp_mode: None, or ``"amp"`` for the forward pass under ``torch.autocast("cuda")``.
-        model_fn: ``(model, x) -> output``; ``model(x)`` by default.
+        model_fn: as for ``supervised_evaluation_step``.
 
     Example:
         >>> import torch
@@ -452,12 +426,11 @@ def create_supervised_evaluator(
         1.0
     """
     _check_device_and_amp(device, amp_mode)
-    step = supervised_evaluation_step_amp if amp_mode == "amp" else supervised_evaluation_step
-    evaluator = Engine(
-        step(
-            model, device, non_blocking, prepare_batch, model_transform, output_transform, model_fn
-        )
-    )
+    step = _evaluation_step(
+        model, device, non_blocking, prepare_batch, model_transform, output_transform, model_fn,
+        amp=amp_mode == "amp",
+    )  # fmt: skip
+    evaluator = Engine(step)
     for name, metric in (metrics or {}).items():
         metric.attach(evaluator, name)
     return evaluator

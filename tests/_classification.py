@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 AVERAGES = [False, None, True, "macro", "micro", "weighted"]
@@ -43,15 +44,24 @@ def assert_close(got, want):
     assert got == pytest.approx(want, abs=1e-12)
 
 
-def check_multiclass(metric_class, case, of):
-    """Every average of ``metric_class`` on one hypothesis case, in two batches where possible."""
-    c, pairs = case
-    pred, true = [p for p, _ in pairs], [t for _, t in pairs]
-    scores = torch.nn.functional.one_hot(torch.tensor(pred), c).float()
-    for average in AVERAGES:
-        metric = metric_class(average=average)
-        half = len(pairs) // 2 or len(pairs)
-        for lo, hi in ((0, half), (half, len(pairs))):
-            if lo < hi:
-                metric.update((scores[lo:hi], torch.tensor(true[lo:hi])))
-        assert_close(metric.compute(), by_hand(pred, true, range(c), average, of))
+def multiclass_test(metric_class, of):
+    """A hypothesis test: every average of ``metric_class`` against ``by_hand(..., of)``.
+
+    Each case is fed in two batches where it has room for two.
+    """
+
+    @settings(max_examples=30, deadline=None)
+    @given(multiclass_cases)
+    def test(case):
+        c, pairs = case
+        pred, true = [p for p, _ in pairs], [t for _, t in pairs]
+        scores = torch.nn.functional.one_hot(torch.tensor(pred), c).float()
+        for average in AVERAGES:
+            metric = metric_class(average=average)
+            half = len(pairs) // 2 or len(pairs)
+            for lo, hi in ((0, half), (half, len(pairs))):
+                if lo < hi:
+                    metric.update((scores[lo:hi], torch.tensor(true[lo:hi])))
+            assert_close(metric.compute(), by_hand(pred, true, range(c), average, of))
+
+    return test

@@ -311,22 +311,30 @@ def test_run_end_hook_once_per_engine_and_removed_on_close():
     logger.close()  # twice is fine
 
 
+WAYS = ["completed", "terminate", "interrupt", "exception", "keyboard"]
+
+
+def end_run(engine, way):
+    """End ``engine``'s run now, the way named in ``WAYS`` ("completed": do nothing)."""
+    if way == "terminate":
+        engine.terminate()
+    elif way == "interrupt":
+        engine.interrupt()
+    elif way == "exception":
+        raise ValueError("boom")
+    elif way == "keyboard":
+        raise KeyboardInterrupt
+
+
 def make_ending(way):
     def step(engine, batch):
         if engine.state.iteration == 2:
-            if way == "terminate":
-                engine.terminate()
-            elif way == "interrupt":
-                engine.interrupt()
-            elif way == "exception":
-                raise ValueError("boom")
-            elif way == "keyboard":
-                raise KeyboardInterrupt
+            end_run(engine, way)
 
     return Engine(step)
 
 
-@pytest.mark.parametrize("way", ["completed", "terminate", "interrupt", "exception", "keyboard"])
+@pytest.mark.parametrize("way", WAYS)
 def test_run_end_hook_called_however_the_run_ends(way):
     engine, logger = make_ending(way), Recorder()
     logger.attach(engine, record, Events.ITERATION_COMPLETED)

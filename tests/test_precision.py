@@ -6,27 +6,11 @@ import warnings
 
 import pytest
 import torch
-from _classification import (
-    AVERAGES,
-    assert_close,
-    by_hand,
-    check_multiclass,
-    multiclass_cases,
-    ratio,
-)
-from hypothesis import given, settings
+from _classification import AVERAGES, assert_close, by_hand, multiclass_test, ratio
 
 from miniengine.metrics import NotComputableError, Precision
 
-
-def precision_by_hand(pred, true, classes, average):
-    return by_hand(pred, true, classes, average, of="pred")
-
-
-@settings(max_examples=30, deadline=None)
-@given(multiclass_cases)
-def test_multiclass_by_hand(case):
-    check_multiclass(Precision, case, of="pred")
+test_multiclass_by_hand = multiclass_test(Precision, of="pred")
 
 
 def test_binary_by_hand():
@@ -35,18 +19,18 @@ def test_binary_by_hand():
     metric.update((torch.tensor(pred), torch.tensor(true)))
     value = metric.compute()
     assert value.ndim == 0  # the positive class only
-    assert_close(value, precision_by_hand(pred, true, [1], False)[0])
+    assert_close(value, by_hand(pred, true, [1], False, of="pred")[0])
     for average in ("macro", "micro", "weighted"):  # over both classes 0 and 1
         metric = Precision(average=average)
         metric.update((torch.tensor(pred), torch.tensor(true)))
-        assert_close(metric.compute(), precision_by_hand(pred, true, [0, 1], average))
+        assert_close(metric.compute(), by_hand(pred, true, [0, 1], average, of="pred"))
 
 
 def test_multilabel_by_hand():
     g = torch.Generator().manual_seed(0)
     y_pred, y = torch.randint(0, 2, (20, 4), generator=g), torch.randint(0, 2, (20, 4), generator=g)
     # each label is a binary problem of its own
-    per_label = [precision_by_hand(y_pred[:, k].tolist(), y[:, k].tolist(), [1], False)[0]
+    per_label = [by_hand(y_pred[:, k].tolist(), y[:, k].tolist(), [1], False, of="pred")[0]
                  for k in range(4)]  # fmt: skip
     samples = [ratio(int((p * t).sum()), int(p.sum())) for p, t in zip(y_pred, y, strict=True)]
     tp, predicted = int((y_pred * y).sum()), int(y_pred.sum())

@@ -4,35 +4,19 @@ from __future__ import annotations
 
 import pytest
 import torch
-from _classification import (
-    AVERAGES,
-    assert_close,
-    by_hand,
-    check_multiclass,
-    multiclass_cases,
-    ratio,
-)
-from hypothesis import given, settings
+from _classification import AVERAGES, assert_close, by_hand, multiclass_test, ratio
 
 from miniengine.engine import Engine
 from miniengine.metrics import NotComputableError, Recall
 
-
-def recall_by_hand(pred, true, classes, average):
-    return by_hand(pred, true, classes, average, of="true")
-
-
-@settings(max_examples=30, deadline=None)
-@given(multiclass_cases)
-def test_multiclass_by_hand(case):
-    check_multiclass(Recall, case, of="true")
+test_multiclass_by_hand = multiclass_test(Recall, of="true")
 
 
 def test_binary_and_multilabel_by_hand():
     pred, true = [1, 1, 0, 1, 0, 0, 1], [1, 0, 0, 1, 1, 0, 0]
     metric = Recall()
     metric.update((torch.tensor(pred), torch.tensor(true)))
-    assert_close(metric.compute(), recall_by_hand(pred, true, [1], False)[0])
+    assert_close(metric.compute(), by_hand(pred, true, [1], False, of="true")[0])
     g = torch.Generator().manual_seed(0)
     y_pred, y = torch.randint(0, 2, (20, 4), generator=g), torch.randint(0, 2, (20, 4), generator=g)
     samples = Recall(average="samples", is_multilabel=True)
@@ -49,7 +33,9 @@ def test_attached_per_epoch():
     Recall(average="macro").attach(engine, "recall")
     pred = [int(i) for p, _ in batches for i in p.argmax(1)]
     true = [int(t) for _, y in batches for t in y]
-    assert_close(engine.run(batches).metrics["recall"], recall_by_hand(pred, true, range(3), True))
+    assert_close(
+        engine.run(batches).metrics["recall"], by_hand(pred, true, range(3), True, of="true")
+    )
 
 
 def test_not_computable():

@@ -14,6 +14,7 @@ from tensorboard.backend.event_processing.event_accumulator import (
     SCALARS,
     EventAccumulator,
 )
+from test_base_logger import WAYS, end_run
 
 from miniengine.engine import Engine, Events
 from miniengine.handlers.tensorboard_logger import (
@@ -359,18 +360,11 @@ def in_child(body):
 
 @needs_fork
 @fork_warning
-@pytest.mark.parametrize("way", ["completed", "terminate", "interrupt", "exception", "keyboard"])
+@pytest.mark.parametrize("way", WAYS)
 def test_everything_on_disk_when_run_ends(tmp_path, way):
     def step(engine, batch):
         if engine.state.iteration == 30:
-            if way == "terminate":
-                engine.terminate()
-            elif way == "interrupt":
-                engine.interrupt()
-            elif way == "exception":
-                raise ValueError("boom")
-            elif way == "keyboard":
-                raise KeyboardInterrupt
+            end_run(engine, way)
         return float(batch)
 
     def body():

@@ -36,6 +36,19 @@ __all__ = [
 Whitelist = list[str] | Callable[[str, nn.Parameter], bool] | None
 
 
+def _check_selection(metric_names: Any, output_transform: Any) -> None:
+    """Ignite's checks of what to show: output and progress handlers both make them."""
+    if metric_names is not None and not (isinstance(metric_names, list) or metric_names == "all"):
+        raise TypeError(
+            "metric_names should be either a list or equal 'all', "
+            f"got {type(metric_names)} instead."
+        )
+    if output_transform is not None and not callable(output_transform):
+        raise TypeError(
+            f"output_transform should be a function, got {type(output_transform)} instead."
+        )
+
+
 def _event_count(engine: Engine, event_name: Any) -> int:
     """The default step: the handled event's counter, e.g. ``state.iteration``."""
     return engine.state.get_event_attrib_value(event_name)
@@ -153,17 +166,7 @@ class BaseOutputHandler(BaseHandler):
         global_step_transform: Callable[[Engine, Any], int] | None = None,
         state_attributes: list[str] | None = None,
     ) -> None:
-        if metric_names is not None and not (
-            isinstance(metric_names, list) or metric_names == "all"
-        ):
-            raise TypeError(
-                "metric_names should be either a list or equal 'all', "
-                f"got {type(metric_names)} instead."
-            )
-        if output_transform is not None and not callable(output_transform):
-            raise TypeError(
-                f"output_transform should be a function, got {type(output_transform)} instead."
-            )
+        _check_selection(metric_names, output_transform)
         if output_transform is None and metric_names is None and state_attributes is None:
             raise ValueError(
                 "Either metric_names, output_transform or state_attributes should be defined"

@@ -26,6 +26,7 @@ import torch
 
 from miniengine import distributed as idist
 from miniengine.engine import Engine, Events
+from miniengine.handlers.base_logger import _check_selection
 
 __all__ = ["LogProgress"]
 
@@ -60,18 +61,6 @@ def _check_events(engine: Engine, event_name: Any, closing_event_name: Any) -> N
     if not _ORDER.index(event_name) < _ORDER.index(closing_event_name):
         raise ValueError(
             f"Logging event {event_name} should be called before closing event {closing_event_name}"
-        )
-
-
-def _check_selection(metric_names: Any, output_transform: Any) -> None:
-    if metric_names is not None and not (isinstance(metric_names, list) or metric_names == "all"):
-        raise TypeError(
-            "metric_names should be either a list or equal 'all', "
-            f"got {type(metric_names)} instead."
-        )
-    if output_transform is not None and not callable(output_transform):
-        raise TypeError(
-            f"output_transform should be a function, got {type(output_transform)} instead."
         )
 
 
@@ -127,15 +116,19 @@ def _collect(
     return flat
 
 
-def _counter(engine: Engine, event: Any) -> int:
+def _count_attr(event: Any) -> str:
+    """The ``engine.state`` counter of a progress event (read once, at ``attach``)."""
     if event in (Events.ITERATION_STARTED, Events.ITERATION_COMPLETED):
-        return engine.state.iteration
-    return engine.state.epoch
+        return "iteration"
+    return "epoch"
 
 
-def _position(engine: Engine, event: Any, bar: dict[str, Any]) -> int:
+def _counter(engine: Engine, event: Any) -> int:
+    return getattr(engine.state, _count_attr(event))
+
+
+def _position(count: int, bar: dict[str, Any]) -> int:
     """Events so far in this bar; from the epoch's start even in a run resumed mid-epoch."""
-    count = _counter(engine, event)
     total = bar["total"]
     return (count - 1) % total + 1 if total else count - bar["start"]
 
@@ -168,6 +161,45 @@ def _fmt(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
+class _ProgressDisplay:
+    """What ``LogProgress`` and ``ProgressBar`` share: ``attach``'s checks, and the rank."""
+
+    rank: int | None
+
+    def _shows_here(self) -> bool:
+        return self.rank is None or idist.get_rank() == self.rank
+
+    def attach(
+        self,
+        engine: Engine,
+        metric_names: list[str] | str | None = None,
+        output_transform: Callable[[Any], Any] | None = None,
+        event_name: Any = Events.ITERATION_COMPLETED,
+        closing_event_name: Any = Events.EPOCH_COMPLETED,
+        state_attributes: list[str] | None = None,
+    ) -> None:
+        """Show the progress of ``engine``.
+
+        Args:
+            engine: the trainer or evaluator.
+            metric_names: metric names to show, or ``"all"``.
+            output_transform: ``f(engine.state.output)``: a dict of values, or one value
+                (shown as ``output``).
+            event_name: the event that advances the progress (may be filtered).
+            closing_event_name: the event that ends a bar and shows its last state (not
+                filtered).
+            state_attributes: names of ``engine.state`` attributes to show.
+        """
+        _check_events(engine, event_name, closing_event_name)
+        _check_selection(metric_names, output_transform)
+        if self._shows_here():
+            show = (metric_names, output_transform, state_attributes)
+            self._attach(engine, show, event_name, closing_event_name)
+
+    def _attach(self, engine: Engine, show: tuple, event_name: Any, closing: Any) -> None:
+        raise NotImplementedError
+
+
 _default_logger_ready = False
 
 
@@ -186,7 +218,7 @@ def _default_logger() -> logging.Logger:
     return logger
 
 
-class LogProgress:
+class LogProgress(_ProgressDisplay):
     """Log progress lines every ``every`` events and when each epoch (or run) ends.
 
     Each record reads ``<desc>: [n/total] p% name=value ... [elapsed<remaining, rate]``,
@@ -219,6 +251,9 @@ class LogProgress:
         Iteration: [3/3] 100% output=1.5 [...]
     """
 
+    # Written once, in the shared base; named here so that the API reference shows it.
+    attach = _ProgressDisplay.attach
+
     def __init__(
         self,
         every: int | None = None,
@@ -237,39 +272,16 @@ class LogProgress:
         self.desc = desc
         self.rank = rank
 
-    def attach(
-        self,
-        engine: Engine,
-        metric_names: list[str] | str | None = None,
-        output_transform: Callable[[Any], Any] | None = None,
-        event_name: Any = Events.ITERATION_COMPLETED,
-        closing_event_name: Any = Events.EPOCH_COMPLETED,
-        state_attributes: list[str] | None = None,
-    ) -> None:
-        """Log progress of ``engine``.
-
-        Args:
-            engine: the trainer or evaluator.
-            metric_names: metric names to show, or ``"all"``.
-            output_transform: ``f(engine.state.output)``: a dict of values, or one value
-                (shown as ``output``).
-            event_name: the event that advances the counter.
-            closing_event_name: the event that ends a bar (writes its last record).
-            state_attributes: names of ``engine.state`` attributes to show.
-        """
-        _check_events(engine, event_name, closing_event_name)
-        _check_selection(metric_names, output_transform)
-        show = (metric_names, output_transform, state_attributes)
-        if self.rank is not None and idist.get_rank() != self.rank:
-            return
+    def _attach(self, engine: Engine, show: tuple, event_name: Any, closing: Any) -> None:
+        attr = _count_attr(event_name)
         bar: dict[str, Any] = {}  # the open bar: start time, first count, total, every
 
         def opened(engine: Engine) -> None:
             total = _total(engine, event_name)
             bar.update(
-                event=event_name,
+                attr=attr,
                 t0=time.perf_counter(),
-                start=_counter(engine, event_name),
+                start=getattr(engine.state, attr),
                 total=total,
                 every=self.every or (max(1, total // 10) if total else 100),
             )
@@ -277,20 +289,18 @@ class LogProgress:
         def advanced(engine: Engine) -> None:
             if not bar:
                 opened(engine)
-            n = _position(engine, event_name, bar)
+            n = _position(getattr(engine.state, attr), bar)
             if n % bar["every"] == 0 and n != bar["total"]:
-                self._write(engine, n, bar, show, closing_event_name)
+                self._write(engine, n, bar, show, closing)
 
         def closed(engine: Engine) -> None:
             if bar:
-                self._write(
-                    engine, _position(engine, event_name, bar), bar, show, closing_event_name
-                )
+                self._write(engine, _position(getattr(engine.state, attr), bar), bar, show, closing)
             bar.clear()
 
-        engine.add_event_handler(_OPENING[closing_event_name], opened)
+        engine.add_event_handler(_OPENING[closing], opened)
         engine.add_event_handler(event_name, advanced)
-        engine.add_event_handler(closing_event_name, closed)
+        engine.add_event_handler(closing, closed)
         # A run cut short (terminate, interrupt, exception) still gets its last record.
         engine._on_run_end.append(lambda: closed(engine))
 
@@ -300,7 +310,7 @@ class LogProgress:
         if not self.logger.isEnabledFor(self.level):
             return
         elapsed = time.perf_counter() - bar["t0"]
-        rate = (_counter(engine, bar["event"]) - bar["start"]) / elapsed if elapsed > 0 else 0.0
+        rate = (getattr(engine.state, bar["attr"]) - bar["start"]) / elapsed if elapsed > 0 else 0.0
         total = bar["total"]
         parts = [f"{_description(engine, self.desc, closing)}:"]
         if total:
@@ -320,5 +330,5 @@ class LogProgress:
         Args:
             message: the text to log.
         """
-        if self.rank is None or idist.get_rank() == self.rank:
+        if self._shows_here():
             self.logger.log(self.level, message)

@@ -206,7 +206,16 @@ def _log_params(handler: Any, engine: Engine, logger: Any, event_name: Any, grad
             writer.add_histogram(tag=tag, values=tensor.cpu().numpy(), global_step=step)
 
 
-class WeightsScalarHandler(BaseWeightsScalarHandler):
+class _LogsParams:
+    """The ``__call__`` of the four weights/grads handlers; ``_grads`` picks what they log."""
+
+    _grads = False
+
+    def __call__(self, engine: Engine, logger: TensorboardLogger, event_name: Any) -> None:
+        _log_params(self, engine, logger, event_name, grads=self._grads)
+
+
+class WeightsScalarHandler(_LogsParams, BaseWeightsScalarHandler):
     """Log ``reduction(parameter)`` of each parameter as ``[tag/]weights_<reduction>/<name>``.
 
     Dots in parameter names become slashes: ``fc.weight`` -> ``weights_norm/fc/weight``.
@@ -228,11 +237,8 @@ class WeightsScalarHandler(BaseWeightsScalarHandler):
         ...     _ = trainer.run([0])
     """
 
-    def __call__(self, engine: Engine, logger: TensorboardLogger, event_name: Any) -> None:
-        _log_params(self, engine, logger, event_name, grads=False)
 
-
-class WeightsHistHandler(BaseWeightsHandler):
+class WeightsHistHandler(_LogsParams, BaseWeightsHandler):
     """Log each parameter as a histogram ``[tag/]weights/<name>``.
 
     Args:
@@ -246,11 +252,8 @@ class WeightsHistHandler(BaseWeightsHandler):
         'bias'
     """
 
-    def __call__(self, engine: Engine, logger: TensorboardLogger, event_name: Any) -> None:
-        _log_params(self, engine, logger, event_name, grads=False)
 
-
-class GradsScalarHandler(BaseWeightsScalarHandler):
+class GradsScalarHandler(_LogsParams, BaseWeightsScalarHandler):
     """Log ``reduction(parameter.grad)`` as ``[tag/]grads_<reduction>/<name>``.
 
     Parameters without a gradient yet are skipped.
@@ -267,11 +270,10 @@ class GradsScalarHandler(BaseWeightsScalarHandler):
         'max'
     """
 
-    def __call__(self, engine: Engine, logger: TensorboardLogger, event_name: Any) -> None:
-        _log_params(self, engine, logger, event_name, grads=True)
+    _grads = True
 
 
-class GradsHistHandler(BaseWeightsHandler):
+class GradsHistHandler(_LogsParams, BaseWeightsHandler):
     """Log each parameter's gradient as a histogram ``[tag/]grads/<name>``.
 
     Parameters without a gradient yet are skipped.
@@ -287,5 +289,4 @@ class GradsHistHandler(BaseWeightsHandler):
         2
     """
 
-    def __call__(self, engine: Engine, logger: TensorboardLogger, event_name: Any) -> None:
-        _log_params(self, engine, logger, event_name, grads=True)
+    _grads = True

@@ -7,17 +7,14 @@ tqdm``). For logs that are not a terminal, see also ``LogProgress``.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from typing import Any
 
-from miniengine import distributed as idist
-from miniengine.engine import Engine, Events
+from miniengine.engine import Engine
 from miniengine.handlers.log_progress import (
-    _check_events,
-    _check_selection,
     _collect,
-    _counter,
+    _count_attr,
     _description,
+    _ProgressDisplay,
     _total,
 )
 
@@ -48,7 +45,7 @@ def _is_tty(stream: Any) -> bool:
         return False
 
 
-class ProgressBar:
+class ProgressBar(_ProgressDisplay):
     """Show an engine's progress with tqdm: one bar per epoch (by default).
 
     The bar advances on ``event_name`` and closes on ``closing_event_name``. Its postfix shows
@@ -83,6 +80,9 @@ class ProgressBar:
         >>> print(out.getvalue().replace("\\r", "\\n").strip().splitlines()[-1])
         Epoch [2/2]: [4/4] 100%|##########, loss=2 [00:00<00:00]
     """
+
+    # Written once, in the shared base; named here so that the API reference shows it.
+    attach = _ProgressDisplay.attach
 
     def __init__(
         self,
@@ -126,50 +126,27 @@ class ProgressBar:
         Args:
             message: the text to print.
         """
-        if self.rank is not None and idist.get_rank() != self.rank:
-            return
-        self.pbar_cls.write(message, file=self.tqdm_kwargs.get("file"))
+        if self._shows_here():
+            self.pbar_cls.write(message, file=self.tqdm_kwargs.get("file"))
 
-    def attach(
-        self,
-        engine: Engine,
-        metric_names: list[str] | str | None = None,
-        output_transform: Callable[[Any], Any] | None = None,
-        event_name: Any = Events.ITERATION_COMPLETED,
-        closing_event_name: Any = Events.EPOCH_COMPLETED,
-        state_attributes: list[str] | None = None,
-    ) -> None:
-        """Show the progress of ``engine``.
+    def _attach(self, engine: Engine, show: tuple, event_name: Any, closing: Any) -> None:
+        attr = _count_attr(event_name)
 
-        Args:
-            engine: the trainer or evaluator.
-            metric_names: metric names to show, or ``"all"``.
-            output_transform: ``f(engine.state.output)``: a dict of values, or one value
-                (shown as ``output``).
-            event_name: the event that advances the bar (may be filtered).
-            closing_event_name: the event that closes the bar (not filtered).
-            state_attributes: names of ``engine.state`` attributes to show.
-        """
-        _check_events(engine, event_name, closing_event_name)
-        _check_selection(metric_names, output_transform)
-        show = (metric_names, output_transform, state_attributes)
-        if self.rank is not None and idist.get_rank() != self.rank:
-            return
+        def step() -> int:
+            count, total = getattr(engine.state, attr), self.pbar.total
+            return count if total is None else (count - 1) % total + 1
 
         def advanced(engine: Engine) -> None:
             pbar = self.pbar
             if pbar is None:
                 total = _total(engine, event_name)
-                desc = _description(engine, self.tqdm_kwargs.get("desc"), closing_event_name)
+                desc = _description(engine, self.tqdm_kwargs.get("desc"), closing)
                 pbar = self._open(total, desc)
             # tqdm redraws at most every `mininterval` s: between redraws, skip the call to
             # update() and the postfix, so that a step costs one clock read.
             if pbar._time() - pbar.last_print_t >= pbar.mininterval:
                 self._set_postfix(engine, show)
-                step = _counter(engine, event_name)
-                if pbar.total is not None:
-                    step = (step - 1) % pbar.total + 1
-                pbar.update(step - pbar.n)
+                pbar.update(step() - pbar.n)
 
         def closed(engine: Engine) -> None:
             if self.pbar is not None:
@@ -181,14 +158,11 @@ class ProgressBar:
             # the next run to continue; it shows where it stopped.
             if self.pbar is not None:
                 self._set_postfix(engine, show)
-                step = _counter(engine, event_name)
-                if self.pbar.total is not None:
-                    step = (step - 1) % self.pbar.total + 1
-                self.pbar.n = step
+                self.pbar.n = step()
             self._close(fill=False)
 
         engine.add_event_handler(event_name, advanced)
-        engine.add_event_handler(closing_event_name, closed)
+        engine.add_event_handler(closing, closed)
         engine._on_run_end.append(ended)
 
     def _set_postfix(self, engine: Engine, show: tuple) -> None:

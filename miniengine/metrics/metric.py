@@ -480,14 +480,9 @@ class Metric(ABC):
             (False, {})
         """
         usage = self._check_usage(usage)
-        handlers = (
-            (self.completed, usage.COMPLETED),
-            (self.started, usage.STARTED),
-            (self.iteration_completed, usage.ITERATION_COMPLETED),
-        )
-        for handler, event in handlers:
-            if engine.has_event_handler(handler, event):
-                engine.remove_event_handler(handler, event)
+        _remove_if_added(engine, usage.COMPLETED, self.completed)
+        _remove_if_added(engine, usage.STARTED, self.started)
+        _remove_if_added(engine, usage.ITERATION_COMPLETED, self.iteration_completed)
 
     def is_attached(self, engine: Engine, usage: str | MetricUsage = "epoch_wise") -> bool:
         """Whether the metric writes its value on this engine with this usage.
@@ -511,3 +506,8 @@ def _add_once(engine: Engine, event: Any, handler: Callable[..., Any]) -> None:
     # a metric can be attached twice with one usage (by a wrapper and by the user): update it once
     if not engine.has_event_handler(handler, event):
         engine.add_event_handler(event, handler)
+
+
+def _remove_if_added(engine: Engine, event: Any, handler: Callable[..., Any]) -> None:
+    if engine.has_event_handler(handler, event):
+        engine.remove_event_handler(handler, event)

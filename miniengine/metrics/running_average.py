@@ -18,6 +18,7 @@ from miniengine.metrics.metric import (
     SingleEpochRunningBatchWise,
     _add_once,
     _identity,
+    _remove_if_added,
 )
 
 if TYPE_CHECKING:
@@ -249,9 +250,6 @@ class RunningAverage(Metric):
             False
         """
         usage = self._usage(usage)
-        src = self.src
-        if src is not None and engine.has_event_handler(
-            src.iteration_completed, Events.ITERATION_COMPLETED
-        ):
-            engine.remove_event_handler(src.iteration_completed, Events.ITERATION_COMPLETED)
+        if self.src is not None:
+            _remove_if_added(engine, Events.ITERATION_COMPLETED, self.src.iteration_completed)
         super().detach(engine, usage)
