@@ -301,13 +301,13 @@ def test_run_end_hook_once_per_engine_and_removed_on_close():
     for event in (Events.STARTED, Events.COMPLETED, Events.EPOCH_COMPLETED):
         logger.attach(trainer, record, event)
     logger.attach(evaluator, record, Events.COMPLETED)
-    assert len(trainer._on_run_end) == 1 and len(evaluator._on_run_end) == 1
+    assert len(trainer.run_end_hooks) == 1 and len(evaluator.run_end_hooks) == 1
     trainer.run([0], max_epochs=2)
     evaluator.run([0])
     assert logger.run_ends == 2
     with logger:
         pass
-    assert trainer._on_run_end == [] and evaluator._on_run_end == []
+    assert trainer.run_end_hooks == [] and evaluator.run_end_hooks == []
     logger.close()  # twice is fine
 
 

@@ -9,7 +9,7 @@ import pytest
 import scenarios
 import torch
 
-from miniengine import Engine, EventEnum, Events, State
+from miniengine import CallableEventWithFilter, Engine, EventEnum, Events, State
 
 try:
     import ignite.engine as ignite_engine
@@ -227,9 +227,9 @@ def test_registration_errors():
         engine.fire_event("unregistered")
     with pytest.raises(ValueError, match="Input handler .* is not found"):
         engine.remove_event_handler(print, Events.STARTED)
-    with pytest.raises(ValueError, match="process_function must accept \\(engine, batch\\)"):
+    with pytest.raises(ValueError, match="Error adding .* 'process_function': takes parameters"):
         Engine(lambda: None)
-    with pytest.raises(ValueError, match="Engine needs a process function, got None"):
+    with pytest.raises(ValueError, match="Engine must be given a processing function in order"):
         Engine(None)
 
 
@@ -294,7 +294,7 @@ def test_state_dict_round_trip_and_user_keys():
     engine.run([1, 2, 3], max_iters=5)
     sd = engine.state_dict()
     assert dict(sd) == {"epoch_length": 3, "iteration": 5, "max_iters": 5, "alpha": 0.25,
-                        "data_position": 2}  # fmt: skip
+                        "data_position": 2, "epoch_iteration": 2}  # fmt: skip
     other = Engine(lambda e, b: None)
     other.state_dict_user_keys.append("alpha")
     other.load_state_dict(sd)
@@ -304,18 +304,91 @@ def test_state_dict_round_trip_and_user_keys():
 @pytest.mark.parametrize(
     "sd, match",
     [
-        ({"iteration": 1, "max_epochs": 2}, "Required state attribute 'epoch_length'"),
-        ({"epoch_length": 2, "max_epochs": 2}, "exactly one of '\\('iteration', 'epoch'\\)'"),
-        ({"epoch_length": 2, "iteration": 1, "epoch": 1, "max_epochs": 2}, "exactly one of"),
+        ({"iteration": 0, "max_epochs": 2}, "Required state attribute 'epoch_length'"),
+        ({"iteration": 1, "max_epochs": 2}, "epoch_length must be a positive integer"),
+        ({"epoch_length": 2, "max_epochs": 2}, "Required state attribute 'iteration' is absent"),
+        ({"epoch_length": 2, "iteration": 1, "epoch": 1, "max_epochs": 2},
+         "State dictionary should contain only one of 'iteration' or 'epoch' keys"),
         ({"epoch_length": 2, "iteration": 1}, "exactly one of '\\('max_epochs', 'max_iters'"),
-        ({"epoch_length": -2, "iteration": 1, "max_epochs": 2}, "epoch_length should be a posi"),
+        ({"epoch_length": None, "iteration": 1, "max_epochs": 2},
+         "epoch_length must be a positive integer to calculate missing"),
         ({"epoch_length": 2, "iteration": 9, "max_epochs": 2}, "greater than or equal"),
         ({"epoch_length": 2, "iteration": 1, "max_epochs": 0}, "max_epochs is invalid"),
+        # Accepted by Ignite, then a run from -5, or a crash deep in itertools (issue 12):
+        ({"epoch_length": -2, "iteration": 0, "max_epochs": 2}, "epoch_length .* >= 1, got -2"),
+        ({"epoch_length": 4, "iteration": -5, "max_epochs": 2}, "iteration .* >= 0, got -5"),
+        ({"epoch_length": 4, "iteration": 2.5, "max_epochs": 2}, "iteration .* >= 0, got 2.5"),
+        ({"epoch_length": 4, "epoch": True, "max_epochs": 2}, "epoch .* >= 0, got True"),
+        ({"epoch_length": 4, "iteration": 6, "max_epochs": 2, "data_position": 10},
+         "data_position .* from 0 to the iteration \\(6\\), got 10"),
+        ({"epoch_length": 4, "iteration": 6, "max_epochs": 2, "data_position": -3},
+         "data_position .* got -3"),
+        ({"epoch_length": 4, "iteration": 6, "max_iters": 2.0}, "max_iters is invalid"),
+    ],
+)  # fmt: skip
+def test_load_state_dict_errors(sd, match):
+    engine = Engine(lambda e, b: None)
+    before = dict(engine.state_dict())
+    with pytest.raises(ValueError, match=match):
+        engine.load_state_dict(sd)
+    assert dict(engine.state_dict()) == before  # nothing changed
+
+
+@needs_ignite
+@pytest.mark.parametrize(
+    "sd",
+    [
+        {"iteration": 1, "max_epochs": 2},
+        {"epoch_length": 2, "max_epochs": 2},
+        {"epoch_length": 2, "iteration": 1, "epoch": 1, "max_epochs": 2},
+        {"epoch_length": 2, "iteration": 1},
+        {"epoch_length": None, "iteration": 1, "max_epochs": 2},
+        {"epoch_length": 2, "iteration": 9, "max_epochs": 2},
+        {"epoch_length": 2, "iteration": 1, "max_epochs": 0},
     ],
 )
-def test_load_state_dict_errors(sd, match):
-    with pytest.raises(ValueError, match=match):
+def test_load_state_dict_errors_start_with_ignites_words(sd):
+    with pytest.raises(ValueError) as theirs:
+        ignite_engine.Engine(lambda e, b: None).load_state_dict(sd)
+    with pytest.raises(ValueError) as ours:
         Engine(lambda e, b: None).load_state_dict(sd)
+    words = str(theirs.value).split(":")[0].split(" in provided")[0]
+    assert str(ours.value).startswith(words)
+
+
+def test_load_state_dict_with_epoch_key_resumes_at_epoch_times_epoch_length():
+    seen = []
+    engine = Engine(lambda e, b: seen.append((e.state.epoch, e.state.iteration, b)))
+    engine.load_state_dict({"epoch_length": 3, "epoch": 2, "max_epochs": 3})
+    assert (engine.state.epoch, engine.state.iteration) == (2, 6)
+    engine.run([10, 20, 30])
+    assert seen == [(3, 7, 10), (3, 8, 20), (3, 9, 30)]
+
+
+def test_data_position_beyond_the_data_is_refused_at_run():
+    engine = Engine(lambda e, b: None)
+    engine.load_state_dict({"epoch_length": 4, "iteration": 6, "max_epochs": 3, "data_position": 5})
+    with pytest.raises(
+        ValueError, match="data_position \\(5\\) is beyond the length of data \\(4\\)"
+    ):
+        engine.run([1, 2, 3, 4])
+    assert engine.run([1, 2, 3, 4, 5, 6]).iteration == 12  # a longer data set has a 6th batch
+
+
+def test_a_restored_finished_run_is_not_run_again():
+    # Ignite starts a new run on top of the trained weights; the resume recipe must not.
+    calls = []
+    done = Engine(lambda e, b: None)
+    done.run([1, 2, 3], max_epochs=2)
+    engine = Engine(lambda e, b: calls.append(b))
+    engine.load_state_dict(done.state_dict())
+    for _ in range(2):
+        state = engine.run([1, 2, 3])
+        assert (state.epoch, state.iteration, calls) == (2, 6, [])
+    assert engine.run([1, 2, 3], max_epochs=3).iteration == 9  # a larger limit goes on
+    assert calls == [1, 2, 3]
+    engine.run([1, 2, 3], max_epochs=3)  # and then, as Ignite: a new run of 3 epochs
+    assert calls == [1, 2, 3] * 4
 
 
 def test_load_state_dict_needs_a_mapping_and_user_keys():
@@ -357,6 +430,46 @@ def test_resume_from_state_dict_mid_epoch_is_exact(stop_at, epoch_length):
     assert got + got_rest == expected
 
 
+@pytest.mark.parametrize("save_on", ["ITERATION_COMPLETED", "EPOCH_COMPLETED"])
+@pytest.mark.parametrize("stop_at", range(1, 12))
+def test_resume_at_any_iteration_fires_what_the_uninterrupted_run_fires_after_it(save_on, stop_at):
+    """Saved by a handler at `stop_at`, killed, resumed in a fresh engine: from there on the same
+    batches and the same epoch and run ends, also when the save came at an epoch's last
+    iteration, before its EPOCH_COMPLETED."""
+    data, epochs = [10, 20, 30, 40], 3
+
+    def engine_recording_into(seen):
+        engine = Engine(lambda e, b: seen.append(("batch", e.state.iteration, b)))
+        for name in ("EPOCH_COMPLETED", "COMPLETED"):
+            engine.add_event_handler(
+                getattr(Events, name), lambda e, n=name: seen.append((n, e.state.epoch))
+            )
+        return engine
+
+    full: list = []
+    engine_recording_into(full).run(data, max_epochs=epochs)
+    first: list = []
+    engine, saved = engine_recording_into(first), {}
+    event = getattr(Events, save_on)
+
+    @engine.on(event(once=stop_at if save_on == "ITERATION_COMPLETED" else 1 + stop_at % 3))
+    def save_and_die(engine):
+        saved.update(engine.state_dict())
+        engine.terminate(skip_completed=True)  # as a kill would, nothing fires after it
+
+    engine.run(data, max_epochs=epochs)
+    rest: list = []
+    resumed = engine_recording_into(rest)
+    resumed.load_state_dict(saved)
+    resumed.run(data)
+    # The resumed run fires STARTED and EPOCH_STARTED again (not recorded here); from the
+    # saving event on, everything else is as if the run had never stopped, except that a run
+    # saved when its last epoch had ended is finished: it does not fire COMPLETED again.
+    if saved["iteration"] == len(data) * epochs and saved["epoch_iteration"] == 0:
+        full.remove(("COMPLETED", epochs))
+    assert first + rest == full
+
+
 def test_process_function_output_and_tensor_batches():
     engine = Engine(lambda e, b: b.sum())
     state = engine.run(torch.ones(3, 2))
@@ -377,7 +490,7 @@ def test_run_end_callbacks_are_called_however_the_run_ends(how):
 
     engine = Engine(step)
     ended = []
-    engine._on_run_end.append(lambda: ended.append(engine.state.iteration))
+    engine.run_end_hooks.append(lambda: ended.append(engine.state.iteration))
     try:
         engine.run([1, 2, 3])
     except (RuntimeError, KeyboardInterrupt):
@@ -387,7 +500,7 @@ def test_run_end_callbacks_are_called_however_the_run_ends(how):
 
 def test_logging_messages(caplog):
     engine = Engine(lambda e, b: None)
-    with caplog.at_level(logging.INFO, logger="miniengine.engine.Engine"):
+    with caplog.at_level(logging.INFO, logger="miniengine.engine.engine.Engine"):
         engine.run([1, 2], max_epochs=2)
     text = caplog.text
     assert "Engine run starting with max_epochs=2." in text
@@ -434,3 +547,185 @@ def test_refused_arguments_leave_the_engine_as_it_was():
         engine.load_state_dict({"epoch_length": 2, "iteration": 9, "max_epochs": 2})
     assert dict(engine.state_dict()) == before
     assert engine.run([1, 2, 3], max_epochs=2).iteration == 6
+
+
+# --------------------------------------------------------------------------- quirks, fixed
+def _last_event_seen_by_step(lib, with_iteration_handlers):
+    seen = []
+    engine = lib.Engine(lambda e, b: seen.append(e.last_event_name))
+    if with_iteration_handlers:
+        engine.add_event_handler(lib.Events.ITERATION_STARTED, lambda: None)
+    engine.run([1], max_epochs=1)
+    return seen
+
+
+@pytest.mark.parametrize("with_handlers", [False, True])
+def test_process_function_sees_iteration_started_as_last_event(with_handlers):
+    import miniengine.engine as ours
+
+    assert _last_event_seen_by_step(ours, with_handlers) == [Events.ITERATION_STARTED]
+    if ignite_engine is not None:
+        theirs = _last_event_seen_by_step(ignite_engine, with_handlers)
+        assert [e.name for e in theirs] == ["ITERATION_STARTED"]
+
+
+def test_custom_event_fired_by_fire_event_is_the_last_event_name():
+    class Custom(EventEnum):
+        PING = "ping"
+
+    def run(lib, custom):
+        seen = []
+        engine = lib.Engine(lambda e, b: e.fire_event(custom.PING))
+        engine.register_events(*custom)
+        engine.add_event_handler(custom.PING, lambda e: seen.append(e.last_event_name))
+        engine.run([1])
+        return seen
+
+    assert run(__import__("miniengine.engine"), Custom) == [Custom.PING]
+    if ignite_engine is not None:
+
+        class Theirs(ignite_engine.EventEnum):
+            PING = "ping"
+
+        assert run(ignite_engine, Theirs) == [Theirs.PING]
+
+
+def test_a_new_state_keeps_the_engines_custom_counters():
+    engine = Engine(
+        lambda e, b: (setattr(e.state, "pings", e.state.pings + 1), e.fire_event("ping"))
+    )
+    engine.register_events("ping", event_to_attr={"ping": "pings"})
+    fired = []
+    engine.add_event_handler(Events.ITERATION_COMPLETED, lambda: None)
+    engine.add_event_handler(
+        CallableEventWithFilter("ping", name="ping")(every=2), lambda e: fired.append(e.state.pings)
+    )
+    engine.state = State()  # e.g. to start over; Ignite's State would get every mapped counter
+    assert engine.state.pings == 0 and engine.state.get_event_attrib_value("ping") == 0
+    engine.run([1, 2, 3, 4])
+    assert fired == [2, 4]
+
+
+def test_filtered_handlers_still_fire_after_counters_go_back_and_handlers_change():
+    engine = Engine(lambda e, b: None)
+    fired = []
+    every4 = Events.ITERATION_COMPLETED(every=4)
+    engine.add_event_handler(every4, lambda e: fired.append(("every4", e.state.iteration)))
+    engine.run(range(6))
+    engine.run(range(6))  # a new run: the counters start again from 0
+    once = Events.ITERATION_COMPLETED(once=[2, 5])
+    engine.add_event_handler(once, lambda e: fired.append(("once", e.state.iteration)))
+    engine.state.max_epochs = None
+    engine.load_state_dict({"epoch_length": 6, "iteration": 1, "max_epochs": 1})
+    engine.run(range(6))  # resumed at iteration 2, below where the last run left the counter
+    assert fired == [("every4", 4), ("every4", 4), ("once", 2), ("every4", 4), ("once", 5)]
+
+
+def test_running_out_of_data_is_a_user_warning_as_in_ignite():
+    def run(lib):
+        with pytest.warns(UserWarning, match="Data iterator can not provide data anymore") as w:
+            state = lib.Engine(lambda e, b: None).run(iter(range(5)), epoch_length=4, max_epochs=3)
+        return state.iteration, state.epoch, str(w[0].message)
+
+    ours = run(__import__("miniengine.engine"))
+    assert ours[:2] == (5, 3)
+    if ignite_engine is not None:
+        assert ours == run(ignite_engine)
+
+
+@pytest.mark.parametrize("within", [-1, 1, 5, 2.0, "0"])
+def test_load_state_dict_refuses_an_epoch_iteration_that_does_not_fit(within):
+    sd = {"epoch_length": 4, "iteration": 4, "max_epochs": 2, "epoch_iteration": within}
+    with pytest.raises(ValueError, match="epoch_iteration in state_dict should be"):
+        Engine(lambda e, b: None).load_state_dict(sd)
+
+
+def test_inside_the_data_iterator_last_event_name_is_not_get_batch_started():
+    # A documented difference: without GET_BATCH_STARTED handlers the event is not fired.
+    seen = []
+
+    class Data:
+        def __init__(self, engine):
+            self.engine = engine
+
+        def __iter__(self):
+            for i in range(2):
+                seen.append(self.engine.last_event_name)
+                yield i
+
+    engine = Engine(lambda e, b: None)
+    engine.run(Data(engine))
+    assert seen == [Events.EPOCH_STARTED, Events.ITERATION_COMPLETED]
+    engine.add_event_handler(Events.GET_BATCH_STARTED, lambda: None)
+    seen.clear()
+    engine.run(Data(engine))
+    assert seen == [Events.GET_BATCH_STARTED] * 2
+
+
+SIGTERM_CHILD = """
+import os, sys
+from miniengine import Engine, Events
+
+engine = Engine(lambda e, b: None)
+engine.run_end_hooks.append(lambda: print("hook ran at", engine.state.iteration, flush=True))
+engine.add_event_handler(Events.EXCEPTION_RAISED, lambda e, exc: print("handler saw", repr(exc)))
+
+@engine.on(Events.ITERATION_COMPLETED(once=3))
+def wait_for_the_signal(engine):
+    print("ready", os.getpid(), flush=True)
+    sys.stdin.readline()  # blocks until the parent's SIGTERM ends the run
+
+engine.run(range(10))
+print("run() returned: the handler swallowed it", flush=True)
+"""
+
+
+def test_sigterm_during_run_ends_it_like_ctrl_c_and_run_end_hooks_run():
+    import signal
+    import subprocess
+    import sys
+
+    child = subprocess.Popen(
+        [sys.executable, "-c", SIGTERM_CHILD], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    assert child.stdout.readline().startswith("ready")
+    child.send_signal(signal.SIGTERM)
+    out, _ = child.communicate(timeout=60)
+    # An EXCEPTION_RAISED handler sees SystemExit(143), as it would see KeyboardInterrupt;
+    # this one swallows it, so run() returns; the hooks run however it ends.
+    assert "handler saw SystemExit(143)" in out and "hook ran at 3" in out
+    assert child.returncode == 0
+
+    no_handler = SIGTERM_CHILD.replace("engine.add_event_handler(Events.EXCEPTION_RAISED", "# ")
+    child = subprocess.Popen(
+        [sys.executable, "-c", no_handler], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    assert child.stdout.readline().startswith("ready")
+    child.send_signal(signal.SIGTERM)
+    out, _ = child.communicate(timeout=60)
+    assert "hook ran at 3" in out and "returned" not in out
+    assert child.returncode == 143  # as the shell reports a process killed by SIGTERM
+
+
+def test_sigterm_handler_is_only_set_during_run_and_only_if_nobody_set_one():
+    import signal
+
+    seen = []
+    engine = Engine(lambda e, b: seen.append(signal.getsignal(signal.SIGTERM)))
+    before = signal.getsignal(signal.SIGTERM)
+    engine.run([1])
+    assert signal.getsignal(signal.SIGTERM) is before
+    assert (seen[0] is not signal.SIG_DFL) == (before is signal.SIG_DFL)
+
+    def mine(signum, frame):
+        pass
+
+    signal.signal(signal.SIGTERM, mine)
+    try:
+        seen.clear()
+        engine.run([1])
+        assert seen == [mine]
+    finally:
+        signal.signal(signal.SIGTERM, before)

@@ -4,13 +4,14 @@ equality, EventsList, RemovableEventHandle, argument errors."""
 from __future__ import annotations
 
 import gc
+import math
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from miniengine import Engine, Events, EventsList
-from miniengine.events import CallableEventWithFilter
+from miniengine.engine.events import Between, CallableEventWithFilter, Every, Once
 
 try:
     import ignite.engine as ignite_engine
@@ -46,6 +47,10 @@ def test_once(once):
 def test_before_after_every(after, before, every):
     if after is None and before is None and every is None:
         return
+    if before is not None and before <= (after or 0) + 1:  # no count left: refused
+        with pytest.raises(ValueError, match="leave no count to fire at"):
+            Events.ITERATION_COMPLETED(every=every, before=before, after=after)
+        return
     event = Events.ITERATION_COMPLETED(every=every, before=before, after=after)
     # With a window, counting starts at the first value inside it; alone, every=k means k, 2k...
     start = every if after is None and before is None else (after or 0) + 1
@@ -60,6 +65,8 @@ def test_before_after_every(after, before, every):
     st.integers(1, 12), st.integers(0, 30), st.integers(0, 40),
 )  # fmt: skip
 def test_filters_fire_where_ignites_do(kind, k, after, before):
+    empty = kind == "window" and before <= after + 1
+
     def run(lib):
         if kind == "every":
             events = [lib.Events.ITERATION_COMPLETED(every=k), lib.Events.EPOCH_COMPLETED(every=k)]
@@ -74,7 +81,46 @@ def test_filters_fire_where_ignites_do(kind, k, after, before):
         engine.run(range(7), max_epochs=5)
         return out
 
+    if empty:  # Ignite accepts a window with no count in it, and never fires; we refuse it
+        assert run(ignite_engine) == []
+        with pytest.raises(ValueError, match="leave no count to fire at"):
+            run(__import__("miniengine"))
+        return
     assert run(__import__("miniengine")) == run(ignite_engine)
+
+
+@given(
+    st.sampled_from(["every", "once", "window"]),
+    st.integers(1, 9), st.integers(0, 20), st.integers(0, 30), st.integers(0, 40),
+)  # fmt: skip
+def test_next_after_is_the_first_firing_count_above(kind, k, after, gap, count):
+    if kind == "every":
+        event_filter = Every(k)
+    elif kind == "once":
+        event_filter = Once(frozenset({k, after + 1, after + gap + 1}))
+    else:
+        event_filter = Between(after, math.inf if gap == 0 else after + gap + 2, k)
+    firing = [n for n in range(count + 1, 200) if event_filter(None, n)]
+    assert event_filter.next_after(count) == (firing[0] if firing else math.inf)
+
+
+def test_filters_are_small_readable_objects():
+    assert Events.ITERATION_COMPLETED(every=100).filter == Every(100)
+    assert Events.EPOCH_COMPLETED(once=[2, 5]).filter == Once(frozenset({2, 5}))
+    assert Events.EPOCH_COMPLETED(once=5).filter.counts == {5}
+    window = Events.ITERATION_STARTED(after=3, before=9, every=2).filter
+    assert (window.after, window.before, window.every) == (3, 9, 2)
+    assert Events.ITERATION_STARTED(after=3).filter == Between(3, math.inf, 1)
+    assert repr(Events.GET_BATCH_STARTED(once=1)) == "Events.GET_BATCH_STARTED(once=[1])"
+
+    def odd(engine, count):
+        return count % 2 == 1
+
+    assert Events.STARTED(event_filter=odd).filter is odd  # a user's function, unchanged
+    assert repr(Events.STARTED(event_filter=odd)) == "Events.STARTED(event_filter=odd)"
+    assert repr(Events.EPOCH_STARTED(after=0)) == "Events.EPOCH_STARTED(after=0)"
+    assert repr(Events.EPOCH_STARTED(before=5)) == "Events.EPOCH_STARTED(before=5)"
+    assert repr(Events.EPOCH_STARTED(after=2, every=3)) == "Events.EPOCH_STARTED(after=2, every=3)"
 
 
 def test_custom_event_filter_gets_engine_and_count():
@@ -125,6 +171,8 @@ def test_all_thirteen_builtins():
         ({"once": [1, 0]}, ValueError, "once should either"),
         ({"once": 0}, ValueError, "once should either"),
         ({"before": -1}, ValueError, "before should be integer and greater or equal to zero"),
+        ({"before": 2, "after": 5}, ValueError, "after=5 and before=2 leave no count to fire"),
+        ({"before": 1}, ValueError, "after=0 and before=1 leave no count to fire"),
         ({"after": "3"}, ValueError, "after should be integer.*got '3'"),
         ({"event_filter": 3}, TypeError, "event_filter should be a callable"),
         ({"event_filter": lambda n: True}, ValueError, "should accept \\(engine, event\\)"),

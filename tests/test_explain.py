@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 from collections import Counter
 from typing import Any
 
@@ -12,7 +13,7 @@ import scenarios
 import torch
 
 from miniengine import Engine, EventEnum, Events
-from miniengine.explain import Trace, describe, filter_in_words, handler_name, trace
+from miniengine.explain import Timings, Trace, describe, filter_in_words, handler_name, trace
 from miniengine.metrics import RunningAverage
 
 EVENTS = scenarios.BUILTINS  # every built-in event but EXCEPTION_RAISED
@@ -159,8 +160,7 @@ def test_describe_shows_metric_methods_and_long_arguments_shortened():
         (Events.ITERATION_STARTED(after=0), "iteration", "iterations from 1 on"),
         (Events.ITERATION_STARTED(after=2, every=5), "iteration",
          "iterations from 3 on, every 5th"),
-        (Events.ITERATION_STARTED(after=3, before=4), "iteration", "never (after iteration 3 and "
-         "before 4)"),
+        (Events.ITERATION_STARTED(after=3, before=5), "iteration", "once, at iteration 4"),
         (Events.ITERATION_STARTED(event_filter=even_epochs), "iteration",
          "when even_epochs(engine, iteration)"),
     ],
@@ -341,16 +341,17 @@ def test_window_keeps_the_last_events_and_counts_all(window):
     assert f"last {window} of {len(expected)} events" in str(t)
 
 
-def snapshot(engine: Engine) -> dict[str, tuple[list, list]]:
-    return {k: (v, list(v)) for k, v in engine._event_handlers.items()}
+def snapshot(engine: Engine) -> dict[str, tuple]:
+    return engine.event_handlers
 
 
-def assert_same_lists(engine: Engine, before: dict[str, tuple[list, list]]) -> None:
-    assert engine._event_handlers.keys() == before.keys()
-    for key, (the_list, contents) in before.items():
-        assert engine._event_handlers[key] is the_list, key
-        assert len(the_list) == len(contents)
-        assert all(a is b for a, b in zip(the_list, contents, strict=True)), key
+def assert_same_lists(engine: Engine, before: dict[str, tuple]) -> None:
+    after = engine.event_handlers
+    assert after.keys() == before.keys()
+    for key, entries in before.items():
+        assert len(after[key]) == len(entries), key
+        for a, b in zip(after[key], entries, strict=True):
+            assert a.handler is b.handler and a.filter is b.filter and a[1:4] == b[1:4], key
 
 
 def test_after_the_trace_the_engine_is_exactly_as_before():
@@ -361,7 +362,7 @@ def test_after_the_trace_the_engine_is_exactly_as_before():
         engine.run([1, 2, 3], max_epochs=2)
     assert_same_lists(engine, before)
     assert describe(engine) == text
-    assert engine._event_handlers["GET_BATCH_COMPLETED"] == []  # the engine may skip it again
+    assert engine.event_handlers["GET_BATCH_COMPLETED"] == ()  # the engine may skip it again
     assert t.counts["COMPLETED"] == 1
 
 
@@ -422,8 +423,8 @@ def test_has_and_remove_event_handler_work_while_tracing():
     assert not engine.has_event_handler(once_then_gone)
     assert engine.has_event_handler(later, Events.EPOCH_COMPLETED)
     assert t.ran_and_skipped("later") == (2, 0)
-    assert "_Timed" not in repr(engine._event_handlers)
-    assert "_Recorder" not in repr(engine._event_handlers)
+    assert "_Timed" not in repr(engine.event_handlers)
+    assert "_Recorder" not in repr(engine.event_handlers)
 
 
 def test_an_escaping_exception_still_escapes_and_the_engine_is_restored():
@@ -532,3 +533,76 @@ def test_to_tensorboard_writes_text_and_scalars(tmp_path):
     assert scalars[0].value == pytest.approx(t.handler_totals()[0]["seconds"] * 1e3, rel=1e-5)
     text = acc.Tensors("trace/text_summary")[0].tensor_proto.string_val[0].decode()
     assert "EPOCH_COMPLETED" in text and "ran reset" in text
+
+
+# --------------------------------------------------------------------------- timings
+def test_timings_agree_with_the_statistics_module():
+    import statistics
+
+    values = [0.3, 0.1, 0.4, 0.1, 0.5, 0.9, 0.2, 0.6]
+    t = Timings(keep=True)
+    for v in values:
+        t.add(v)
+    assert t.n == 8 and t.total == pytest.approx(sum(values))
+    assert t.mean == pytest.approx(statistics.fmean(values))
+    assert t.std == pytest.approx(statistics.stdev(values))
+    assert (t.min, t.argmin) == (0.1, 1)  # the first of equal minima, as torch.argmin
+    assert (t.max, t.argmax) == (0.9, 5)
+    assert list(t.values or []) == values
+    one = Timings()
+    one.add(2.0)
+    assert one.values is None and one.mean == 2.0 and math.isnan(one.std)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_trace_times_every_firing_batch_and_step(kind):
+    expected = Counter(name for name, _, _ in independent_record(kind))
+    t = traced_record(kind)
+    assert {key: t.event_timings[key].n for key in EVENTS} == {key: expected[key] for key in EVENTS}
+    # An interrupt at ITERATION_STARTED: the pause until the next run() is nobody's time.
+    interrupted = 2 if kind == "interrupt" else 0
+    assert t.processing.n == expected["ITERATION_COMPLETED"] - interrupted
+    assert t.dataflow.n == expected["GET_BATCH_COMPLETED"]
+
+
+def test_nested_times_contain_what_runs_inside_them():
+    def busy_step(engine, batch):
+        engine.fire_event("ping")
+
+    def busy(engine):
+        sum(range(5000))
+
+    engine = Engine(busy_step)
+    engine.register_events("ping")
+    engine.add_event_handler("ping", busy)
+    engine.add_event_handler(Events.EPOCH_COMPLETED, busy)
+    engine.add_event_handler(Events.EPOCH_COMPLETED, reset)
+    with trace(engine) as t:
+        engine.run([1, 2, 3], max_epochs=2)
+    handlers: dict[str, float] = Counter()
+    for h in t.handler_timings():
+        handlers[h.event] += h.timings.total
+    # A firing spans its handlers, and the process function spans the events it fires.
+    for key, total in handlers.items():
+        assert t.event_timings[key].total >= total > 0, key
+    assert t.processing.total >= t.event_timings["ping"].total
+    assert t.processing.n == t.event_timings["ping"].n == 6
+    assert "time (whole trace)" in str(t) and "fetching batches  6" in str(t)
+
+
+def test_per_run_trace_covers_the_latest_run_and_takes_in_new_events():
+    engine = Engine(step)
+    engine.add_event_handler(Events.EPOCH_COMPLETED, reset)
+    t = Trace(engine, per_run=True, keep_values=True).start()
+    assert Trace.current(engine) is t
+    engine.run([1, 2, 3], max_epochs=2)
+    engine.register_events("ping")  # after the trace started: taken in at the next STARTED
+    engine.add_event_handler(Events.ITERATION_COMPLETED, lambda e: e.fire_event("ping"))
+    engine.run([1, 2], max_epochs=2)  # finished with the same max_epochs: a new run
+    assert t.counts["ITERATION_COMPLETED"] == t.counts["ping"] == t.processing.n == 4
+    assert t.ran_and_skipped("reset") == (2, 0)
+    assert len(t.processing.values or []) == 4
+    assert t.events[0].event == "STARTED"
+    t.stop()
+    assert Trace.current(engine) is None
+    assert "_Closer" not in repr(engine.event_handlers)

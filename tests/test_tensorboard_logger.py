@@ -334,9 +334,9 @@ def test_one_flush_hook_per_engine_removed_on_close(tmp_path):
     tb = TensorboardLogger(log_dir=tmp_path)
     tb.attach_output_handler(trainer, Events.ITERATION_COMPLETED, tag="a", output_transform=float)
     tb.attach_output_handler(trainer, Events.EPOCH_COMPLETED, tag="b", output_transform=float)
-    assert len(trainer._on_run_end) == 1
+    assert len(trainer.run_end_hooks) == 1
     tb.close()
-    assert trainer._on_run_end == []
+    assert trainer.run_end_hooks == []
 
 
 needs_fork = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")

@@ -448,7 +448,7 @@ class BaseLogger(ABC):
         # One hook per engine, holding the logger weakly: the engine must not keep a logger
         # alive that nothing else uses. `__dict__` because subclasses may skip super().__init__
         # and some forward unknown attributes to their backend.
-        hooks = getattr(engine, "_on_run_end", None)
+        hooks = getattr(engine, "run_end_hooks", None)
         if hooks is None:  # an engine without the hook list (e.g. Ignite's)
             return
         watched = self.__dict__.setdefault("_run_end_hooks", weakref.WeakKeyDictionary())
@@ -467,8 +467,8 @@ class BaseLogger(ABC):
     def close(self) -> None:
         """Stop reacting to the end of runs; subclasses also release their backend here."""
         for engine, hook in list(self.__dict__.get("_run_end_hooks", {}).items()):
-            if hook in engine._on_run_end:
-                engine._on_run_end.remove(hook)
+            if hook in engine.run_end_hooks:
+                engine.run_end_hooks.remove(hook)
         self.__dict__.pop("_run_end_hooks", None)
 
     def __enter__(self) -> BaseLogger:

@@ -302,7 +302,7 @@ class LogProgress(_ProgressDisplay):
         engine.add_event_handler(event_name, advanced)
         engine.add_event_handler(closing, closed)
         # A run cut short (terminate, interrupt, exception) still gets its last record.
-        engine._on_run_end.append(lambda: closed(engine))
+        engine.run_end_hooks.append(lambda: closed(engine))
 
     def _write(
         self, engine: Engine, n: int, bar: dict[str, Any], show: tuple, closing: Any

@@ -1,0 +1,55 @@
+"""The core: ``Engine``, ``State`` and ``Events``, laid out as ``ignite.engine`` is.
+
+``miniengine.engine.engine`` holds the engine and the run loop, ``miniengine.engine.events``
+the events and their filters. This package also offers Ignite's ``create_supervised_*``
+functions (defined in ``miniengine.supervised``, loaded on first use), so that
+``from miniengine.engine import create_supervised_trainer`` works as Ignite's import does.
+
+Example:
+    >>> from miniengine.engine import Engine, Events
+    >>> Engine(lambda engine, batch: batch).run([1, 2]).output
+    2
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from miniengine.engine.engine import Engine, HandlerEntry, State
+from miniengine.engine.events import (
+    CallableEventWithFilter,
+    EventEnum,
+    Events,
+    EventsList,
+    RemovableEventHandle,
+)
+
+_SUPERVISED = (
+    "create_supervised_evaluator",
+    "create_supervised_trainer",
+    "supervised_evaluation_step",
+    "supervised_evaluation_step_amp",
+    "supervised_training_step",
+    "supervised_training_step_amp",
+)
+
+__all__ = [
+    "CallableEventWithFilter",
+    "Engine",
+    "EventEnum",
+    "Events",
+    "EventsList",
+    "HandlerEntry",
+    "RemovableEventHandle",
+    "State",
+    *_SUPERVISED,
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUPERVISED:
+        value = getattr(importlib.import_module("miniengine.supervised"), name)
+        globals()[name] = value  # later look-ups skip __getattr__
+        return value
+    raise AttributeError(f"module 'miniengine.engine' has no attribute {name!r}")
