@@ -65,3 +65,38 @@ def multiclass_test(metric_class, of):
             assert_close(metric.compute(), by_hand(pred, true, range(c), average, of))
 
     return test
+
+
+# (y_pred, y) batches with no examples, for each kind of input; with their non-empty twin
+EMPTY_BATCHES = {
+    "binary": (torch.zeros(0, dtype=torch.long), torch.zeros(0, dtype=torch.long)),
+    "multiclass": (torch.zeros(0, 3), torch.zeros(0, dtype=torch.long)),
+    "multilabel": (torch.zeros(0, 3, dtype=torch.long), torch.zeros(0, 3, dtype=torch.long)),
+}
+FULL_BATCHES = {
+    "binary": (torch.tensor([1, 0, 1]), torch.tensor([1, 1, 1])),
+    "multiclass": (torch.eye(3)[[0, 1, 1]], torch.tensor([0, 1, 2])),
+    "multilabel": (torch.tensor([[1, 0, 1], [0, 1, 1]]), torch.tensor([[1, 1, 1], [0, 1, 0]])),
+}
+
+
+def empty_batches_test(make):
+    """A test: an empty batch changes nothing, alone it leaves the metric not computable."""
+
+    @pytest.mark.parametrize("kind", list(EMPTY_BATCHES))
+    def test_empty_batches_are_skipped(kind):
+        from miniengine.exceptions import NotComputableError
+
+        multilabel = kind == "multilabel"
+        alone = make(is_multilabel=multilabel)
+        alone.update(EMPTY_BATCHES[kind])
+        with pytest.raises(NotComputableError, match="must have at least one example"):
+            alone.compute()
+        mixed, plain = make(is_multilabel=multilabel), make(is_multilabel=multilabel)
+        for batch in (EMPTY_BATCHES[kind], FULL_BATCHES[kind], EMPTY_BATCHES[kind]):
+            mixed.update(batch)
+        plain.update(FULL_BATCHES[kind])
+        a, b = mixed.compute(), plain.compute()
+        assert torch.equal(a, b) if isinstance(a, torch.Tensor) else a == b
+
+    return test_empty_batches_are_skipped

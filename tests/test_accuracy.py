@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from _classification import empty_batches_test
 
 from miniengine.engine import Engine
 from miniengine.metrics import Accuracy, NotComputableError
@@ -102,3 +103,37 @@ def test_oracle(make, multilabel_flag):
     batches = [make(7, extra=(3,)) for _ in range(4)]
     ours = run(Accuracy(is_multilabel=multilabel_flag), batches)
     assert ours == run(ignite.Accuracy(is_multilabel=multilabel_flag), batches)
+
+
+# An empty batch (the last one of a filtered set, a rank with no data) adds no examples.
+test_empty_batches_are_skipped = empty_batches_test(Accuracy)
+
+
+def test_get_sequence_transform_flattens_and_drops_ignored_positions():
+    y_pred = torch.rand(2, 3, 4, generator=G)  # N=2 sequences of S=3 positions, C=4 classes
+    y = torch.tensor([[1, 0, -1], [2, -1, 3]])
+    for ignore, kept in ((-1, [0, 1, 3, 5]), ([-1, 0], [0, 3, 5]), (None, range(6))):
+        flat_pred, flat_y = Accuracy.get_sequence_transform(ignore_index=ignore)((y_pred, y))
+        assert torch.equal(flat_pred, y_pred.reshape(6, 4)[list(kept)])
+        assert torch.equal(flat_y, y.reshape(6)[list(kept)])
+    transform = Accuracy.get_sequence_transform(-1, output_transform=lambda out: out["pair"])
+    acc = Accuracy(output_transform=transform)
+    engine = Engine(lambda e, b: {"pair": b})
+    acc.attach(engine, "acc")
+    kept_pred = y_pred.reshape(6, 4)[[0, 1, 3, 5]].argmax(1)
+    want = (kept_pred == torch.tensor([1, 0, 2, 3])).float().mean().item()
+    assert engine.run([(y_pred, y)]).metrics["acc"] == pytest.approx(want)
+    with pytest.raises(ValueError, match=r"Expected y_pred to be 3D \(N, S, C\) and y to be 2D"):
+        transform({"pair": (y_pred[0], y)})
+    with pytest.raises(ValueError, match="y_pred and y have incompatible shapes"):
+        transform({"pair": (y_pred, y[:, :2])})
+
+
+def test_oracle_get_sequence_transform():
+    im = pytest.importorskip("ignite.metrics")
+    y_pred = torch.rand(3, 5, 4, generator=G)
+    y = torch.randint(-1, 4, (3, 5), generator=G)
+    for ignore in (None, -1, (-1, 2)):
+        mine = Accuracy.get_sequence_transform(ignore)((y_pred, y))
+        theirs = im.Accuracy.get_sequence_transform(ignore)((y_pred, y))
+        assert all(torch.equal(a, b) for a, b in zip(mine, theirs, strict=True))

@@ -100,3 +100,12 @@ def test_oracle(average):
         ours.update(output)
         theirs.update(output)
     assert torch.equal(ours.compute(), theirs.compute())
+
+
+def test_empty_batch_changes_nothing():
+    cm = ConfusionMatrix(num_classes=3)
+    cm.update((torch.zeros(0, 3), torch.zeros(0, dtype=torch.long)))
+    with pytest.raises(NotComputableError):
+        cm.compute()
+    cm.update((torch.eye(3), torch.tensor([0, 2, 2])))
+    assert cm.compute().tolist() == [[1, 0, 0], [0, 0, 0], [0, 1, 1]]

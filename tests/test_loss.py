@@ -64,3 +64,17 @@ def test_oracle():
         ours.update(output)
         theirs.update(output)
     assert ours.compute() == theirs.compute()
+
+
+def test_empty_batch_is_skipped_instead_of_poisoning_the_mean():
+    # cross_entropy's mean over no examples is NaN; Ignite adds NaN * 0 = NaN to its sum forever
+    loss = Loss(nn.CrossEntropyLoss())
+    empty = (torch.zeros(0, 3), torch.zeros(0, dtype=torch.long))
+    loss.update(empty)
+    with pytest.raises(NotComputableError, match="Loss must have at least one example"):
+        loss.compute()
+    data = batches()
+    for batch in (data[0], empty, data[1]):
+        loss.update(batch)
+    total = sum(nn.functional.cross_entropy(p, y, reduction="sum").item() for p, y in data[:2])
+    assert loss.compute() == pytest.approx(total / 7, rel=1e-6)

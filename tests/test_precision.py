@@ -6,7 +6,14 @@ import warnings
 
 import pytest
 import torch
-from _classification import AVERAGES, assert_close, by_hand, multiclass_test, ratio
+from _classification import (
+    AVERAGES,
+    assert_close,
+    by_hand,
+    empty_batches_test,
+    multiclass_test,
+    ratio,
+)
 
 from miniengine.metrics import NotComputableError, Precision
 
@@ -90,3 +97,19 @@ def test_oracle(kind, average):
         theirs.update(b)
     a, b = ours.compute(), theirs.compute()
     assert torch.equal(a, b) if isinstance(a, torch.Tensor) else a == b
+
+
+# An empty batch (the last one of a filtered set, a rank with no data) adds no examples.
+test_empty_batches_are_skipped = empty_batches_test(Precision)
+
+
+@pytest.mark.parametrize("average", [False, "macro", "micro", "weighted"])
+def test_empty_multiclass_batch_with_averages(average):
+    # Ignite 0.5.5 fails here inside torch ("max(): Expected reduction dim")
+    metric = Precision(average=average)
+    metric.update((torch.zeros(0, 3), torch.zeros(0, dtype=torch.long)))
+    metric.update((torch.eye(3)[[0, 1, 1]], torch.tensor([0, 1, 2])))
+    with_empty = metric.compute()
+    plain = Precision(average=average)
+    plain.update((torch.eye(3)[[0, 1, 1]], torch.tensor([0, 1, 2])))
+    assert_close(with_empty, plain.compute())

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 import torch
-from _classification import AVERAGES, assert_close, by_hand, multiclass_test, ratio
+from _classification import (
+    AVERAGES,
+    assert_close,
+    by_hand,
+    empty_batches_test,
+    multiclass_test,
+    ratio,
+)
 
 from miniengine.engine import Engine
 from miniengine.metrics import NotComputableError, Recall
@@ -61,3 +68,7 @@ def test_oracle_multilabel_and_multiclass(average):
             theirs.update(b)
         a, t = ours.compute(), theirs.compute()
         assert torch.equal(a, t) if isinstance(a, torch.Tensor) else a == t
+
+
+# An empty batch (the last one of a filtered set, a rank with no data) adds no examples.
+test_empty_batches_are_skipped = empty_batches_test(Recall)

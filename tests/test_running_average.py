@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 import warnings
 
 import pytest
@@ -277,3 +278,70 @@ def test_oracle_epoch_bound_warning_text():
         RunningAverage(output_transform=float, epoch_bound=True)
         ignite.RunningAverage(output_transform=float, epoch_bound=True)
     assert str(caught[0].message) == str(caught[1].message)
+
+
+# --- bad inputs: a clear error where the mistake is ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    "outputs",
+    [[None], ["0.5"], [1.0, 2.0, None]],
+    ids=["None first", "a string", "None later"],
+)
+def test_outputs_that_are_not_numbers_are_refused_by_name(outputs):
+    engine = Engine(lambda e, b: b)
+    RunningAverage(output_transform=lambda x: x).attach(engine, "avg")
+    bad = outputs[-1]
+    pattern = rf"RunningAverage can only average numbers and tensors, got {bad!r} of type"
+    with pytest.raises(TypeError, match=pattern):
+        engine.run(outputs)
+
+
+def test_tensor_output_changing_shape_is_refused():
+    engine = Engine(lambda e, b: b)
+    RunningAverage(output_transform=lambda x: x).attach(engine, "avg")
+    with pytest.raises(ValueError, match=r"a value of shape \(3,\) after values of shape \(2,\)"):
+        engine.run([torch.zeros(2), torch.ones(2), torch.ones(3)])
+
+
+@pytest.mark.parametrize("alpha", ["0.5", None, [0.5]])
+def test_alpha_that_is_not_a_number_is_refused_at_construction(alpha):
+    with pytest.raises(
+        TypeError,
+        match="Argument alpha should be a float between 0.0 and 1.0, got " + re.escape(repr(alpha)),
+    ):
+        RunningAverage(alpha=alpha, output_transform=lambda x: x)
+
+
+def test_default_alpha_is_098():
+    avg = RunningAverage(output_transform=lambda x: x)
+    assert avg.alpha == 0.98
+    for x in (1.0, 0.0):
+        avg.update(x)
+    assert avg.compute() == 0.98
+
+
+def test_state_dict_keeps_the_value_and_the_fast_path():
+    values = [torch.tensor(x, dtype=torch.float32) for x in (3.0, 1.0, 7.5, 2.25)]
+    whole, first, second = (RunningAverage(alpha=0.9, output_transform=float) for _ in range(3))
+    for x in values:
+        whole.update(x)
+    for x in values[:2]:
+        first.update(x)
+    second.load_state_dict(first.state_dict())
+    for x in values[2:]:
+        second.update(x)
+    a, b = whole.compute(), second.compute()
+    assert a.dtype == b.dtype == torch.float32 and a.item() == b.item()
+    assert second._dtype == torch.float32  # back on the NumPy fast path
+
+
+def test_state_dict_includes_the_src_metric():
+    avg = RunningAverage(Accuracy(), alpha=0.5)
+    avg.src.update((torch.tensor([1, 0]), torch.tensor([1, 1])))
+    state = avg.state_dict()["__metric_state_per_rank"][0]
+    assert state["_value"] is None and state["src"]["_num_examples"] == 2
+    copy = RunningAverage(Accuracy(), alpha=0.5)
+    copy.load_state_dict(avg.state_dict())
+    copy.update(None)  # src's value folded in: 1 of 2 right
+    assert copy.compute() == 0.5

@@ -10,13 +10,22 @@ Example:
     >>> acc.update((torch.tensor([[0.9, 0.1], [0.2, 0.8]]), torch.tensor([0, 0])))
     >>> acc.compute()
     0.5
+
+Ignite's metrics that miniengine lacks fail with an error pointing to the coverage table in
+``docs/differences.md``.
 """
 
+from typing import Any
+
+from miniengine._missing import missing_name
 from miniengine.metrics.accuracy import Accuracy
 from miniengine.metrics.average import Average
 from miniengine.metrics.confusion_matrix import ConfusionMatrix
+from miniengine.metrics.epoch_metric import EpochMetric
 from miniengine.metrics.fbeta import Fbeta
 from miniengine.metrics.loss import Loss
+from miniengine.metrics.mean_absolute_error import MeanAbsoluteError
+from miniengine.metrics.mean_squared_error import MeanSquaredError
 from miniengine.metrics.metric import (
     BatchFiltered,
     BatchWise,
@@ -28,9 +37,13 @@ from miniengine.metrics.metric import (
     RunningEpochWise,
     SingleEpochRunningBatchWise,
 )
+from miniengine.metrics.metrics_lambda import MetricsLambda
 from miniengine.metrics.precision import Precision
+from miniengine.metrics.psnr import PSNR
 from miniengine.metrics.recall import Recall
+from miniengine.metrics.root_mean_squared_error import RootMeanSquaredError
 from miniengine.metrics.running_average import RunningAverage
+from miniengine.metrics.top_k_categorical_accuracy import TopKCategoricalAccuracy
 
 __all__ = [
     "Accuracy",
@@ -38,16 +51,27 @@ __all__ = [
     "BatchFiltered",
     "BatchWise",
     "ConfusionMatrix",
+    "EpochMetric",
     "EpochWise",
     "Fbeta",
     "Loss",
+    "MeanAbsoluteError",
+    "MeanSquaredError",
     "Metric",
     "MetricUsage",
+    "MetricsLambda",
     "NotComputableError",
+    "PSNR",
     "Precision",
     "Recall",
+    "RootMeanSquaredError",
     "RunningAverage",
     "RunningBatchWise",
     "RunningEpochWise",
     "SingleEpochRunningBatchWise",
+    "TopKCategoricalAccuracy",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    raise missing_name(__name__, name)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import torch
 
-from miniengine.metrics.metric import Metric, NotComputableError, _identity
+from miniengine.metrics.metric import Metric, _identity, _need_examples
 
 __all__ = ["Accuracy"]
 
@@ -32,6 +32,50 @@ class _BaseClassification(Metric):
     def reset(self) -> None:
         self._type: str | None = None
         self._num_classes: int | None = None
+
+    @staticmethod
+    def get_sequence_transform(
+        ignore_index: int | Iterable[int] | None = None, output_transform: Callable = _identity
+    ) -> Callable[[Sequence[torch.Tensor]], tuple[torch.Tensor, torch.Tensor]]:
+        """An ``output_transform`` for sequence models: one example per position, padding dropped.
+
+        ``y_pred`` of shape (N, S, C) becomes (N*S, C) and ``y`` of shape (N, S) becomes (N*S,);
+        positions whose target is ``ignore_index`` (one int, or several) are left out.
+
+        Args:
+            ignore_index: the target value(s) of padding or other tokens not to score.
+            output_transform: applied first, to get ``(y_pred, y)`` from the output.
+
+        Example:
+            >>> transform = Accuracy.get_sequence_transform(ignore_index=-1)
+            >>> y_pred = torch.tensor([[[0.9, 0.1], [0.2, 0.8], [0.5, 0.5]]])  # N=1, S=3, C=2
+            >>> transform((y_pred, torch.tensor([[0, 0, -1]])))[1]
+            tensor([0, 0])
+        """
+
+        def transform(output: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+            y_pred, y = output_transform(output)
+            if y_pred.ndim != 3 or y.ndim != 2:
+                raise ValueError(
+                    "Expected y_pred to be 3D (N, S, C) and y to be 2D (N, S), "
+                    f"but got y_pred={y_pred.ndim}D and y={y.ndim}D."
+                )
+            if y_pred.shape[:2] != y.shape:
+                raise ValueError(
+                    f"y_pred and y have incompatible shapes: y_pred={y_pred.shape} "
+                    f"(expected first two dims to match y={y.shape})."
+                )
+            y_pred, y = y_pred.reshape(-1, y_pred.shape[-1]), y.reshape(-1)
+            if ignore_index is not None:
+                if isinstance(ignore_index, Iterable):
+                    ignored = torch.tensor(list(ignore_index))
+                else:
+                    ignored = torch.tensor([ignore_index])
+                keep = ~torch.isin(y, ignored.to(y))
+                y_pred, y = y_pred[keep], y[keep]
+            return y_pred, y
+
+        return transform
 
     def _check_shape(self, output: Sequence[torch.Tensor]) -> None:
         y_pred, y = output
@@ -101,7 +145,7 @@ class Accuracy(_BaseClassification):
         0.75
     """
 
-    _accumulators = ("_num_correct", "_num_examples")
+    _accumulators = _state_dict_all_req_keys = ("_num_correct", "_num_examples")
 
     def reset(self) -> None:
         """Forget the predictions seen."""
@@ -132,8 +176,5 @@ class Accuracy(_BaseClassification):
 
     def compute(self) -> float:
         """Correct predictions / predictions."""
-        if self._num_examples == 0:
-            raise NotComputableError(
-                "Accuracy must have at least one example before it can be computed."
-            )
+        _need_examples(self._num_examples, "Accuracy")
         return self._num_correct.item() / self._num_examples

@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from miniengine.metrics.metric import Metric, NotComputableError, _identity
+from miniengine.metrics.metric import Metric, _identity, _need_examples
 
 __all__ = ["Average"]
 
@@ -32,7 +32,7 @@ class Average(Metric):
     """
 
     required_output_keys = None
-    _accumulators = ("accumulator", "num_examples")
+    _accumulators = _state_dict_all_req_keys = ("accumulator", "num_examples")
 
     def __init__(
         self,
@@ -68,8 +68,5 @@ class Average(Metric):
 
     def compute(self) -> torch.Tensor:
         """The mean, as a float64 tensor."""
-        if self.num_examples < 1:
-            raise NotComputableError(
-                f"{type(self).__name__} must have at least one example before it can be computed."
-            )
+        _need_examples(self.num_examples, type(self).__name__)
         return self.accumulator / self.num_examples

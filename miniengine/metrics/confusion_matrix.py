@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from miniengine.metrics.metric import Metric, NotComputableError, _identity
+from miniengine.metrics.metric import Metric, _identity, _need_examples
 
 __all__ = ["ConfusionMatrix"]
 
@@ -33,7 +33,7 @@ class ConfusionMatrix(Metric):
                 [1, 0]])
     """
 
-    _accumulators = ("confusion_matrix", "_num_examples")
+    _accumulators = _state_dict_all_req_keys = ("confusion_matrix", "_num_examples")
 
     def __init__(
         self,
@@ -95,10 +95,7 @@ class ConfusionMatrix(Metric):
 
     def compute(self) -> torch.Tensor:
         """The matrix: int64 counts, or float32 when ``average`` is set."""
-        if self._num_examples == 0:
-            raise NotComputableError(
-                "Confusion matrix must have at least one example before it can be computed."
-            )
+        _need_examples(self._num_examples, "Confusion matrix")
         if not self.average:
             return self.confusion_matrix
         cm = self.confusion_matrix.float()

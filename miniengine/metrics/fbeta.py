@@ -3,74 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
 
 import torch
 
-from miniengine.metrics.metric import Metric, MetricUsage, _identity
+from miniengine.metrics.metric import Metric, _identity
 from miniengine.metrics.precision import Precision
 from miniengine.metrics.recall import Recall
 
-if TYPE_CHECKING:
-    from miniengine.engine import Engine
-
 __all__ = ["Fbeta"]
-
-
-class _Fbeta(Metric):
-    """Combines a per-class ``Precision`` and ``Recall``; attaching it attaches them too."""
-
-    def __init__(self, beta: float, average: bool, precision: Precision, recall: Recall) -> None:
-        self.beta, self.average = beta, average
-        self.precision, self.recall = precision, recall
-        self._engine: Engine | None = None
-        super().__init__()
-
-    def reset(self) -> None:
-        self.precision.reset()
-        self.recall.reset()
-        self._updated = False
-
-    def update(self, output: Any) -> None:
-        if self._engine is not None:
-            raise ValueError(
-                "MetricsLambda is already attached to an engine, "
-                "and MetricsLambda can't use update API while it's attached."
-            )
-        self.precision.update(output)
-        self.recall.update(output)
-        self._updated = True
-
-    def compute(self) -> torch.Tensor | float:
-        p, r = (torch.as_tensor(part.compute()).cpu() for part in (self.precision, self.recall))
-        b2 = self.beta**2
-        fbeta = (1.0 + b2) * p * r / (b2 * p + r + 1e-15)
-        return fbeta.mean().item() if self.average else fbeta
-
-    def attach(self, engine: Engine, name: str, usage: str | MetricUsage = "epoch_wise") -> None:
-        if self._updated:
-            raise ValueError(
-                "The underlying metrics are already updated, can't attach while using "
-                "reset/update/compute API."
-            )
-        usage = self._check_usage(usage)
-        self._engine = engine
-        # A part already attached with this usage (e.g. to log it too) is not updated twice.
-        for part in (self.precision, self.recall):  # they reduce their own sums
-            part._attach_updates(engine, usage)
-        engine.add_event_handler(usage.COMPLETED, self.completed, name)
-
-    def detach(self, engine: Engine, usage: str | MetricUsage = "epoch_wise") -> None:
-        super().detach(engine, usage)
-        self._engine = None
-
-    def is_attached(self, engine: Engine, usage: str | MetricUsage = "epoch_wise") -> bool:
-        usage = self._check_usage(usage)
-        return super().is_attached(engine, usage) and all(
-            engine.has_event_handler(part.started, usage.STARTED)
-            and engine.has_event_handler(part.iteration_completed, usage.ITERATION_COMPLETED)
-            for part in (self.precision, self.recall)
-        )
 
 
 def Fbeta(  # noqa: N802 - a function with a class's name, as in Ignite
@@ -85,6 +25,7 @@ def Fbeta(  # noqa: N802 - a function with a class's name, as in Ignite
 
     Built on a ``Precision`` and a ``Recall`` with ``average=False``: made here, or given (then
     they keep their own ``output_transform`` and device, and may also be attached on their own).
+    The result is a ``MetricsLambda`` of them, as in Ignite.
 
     Args:
         beta: weight of recall, > 0 (1 gives F1).
@@ -119,4 +60,5 @@ def Fbeta(  # noqa: N802 - a function with a class's name, as in Ignite
         recall = Recall(transform, average=False, device=precision._device)
     elif recall._average:
         raise ValueError("Input recall metric should have average=False")
-    return _Fbeta(beta, average, precision, recall)
+    fbeta = (1.0 + beta**2) * precision * recall / (beta**2 * precision + recall + 1e-15)
+    return fbeta.mean().item() if average else fbeta

@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from miniengine.metrics.metric import Metric, NotComputableError, _identity
+from miniengine.metrics.metric import Metric, _identity, _need_examples
 
 __all__ = ["Loss"]
 
@@ -16,6 +16,7 @@ class Loss(Metric):
     """Average of ``loss_fn(y_pred, y)`` over examples, each batch weighted by its size.
 
     ``loss_fn`` must return the batch's mean loss (a 0-d tensor); it runs without autograd.
+    A batch of size 0 is skipped (a mean over no examples would be NaN, and stay in the sum).
 
     Args:
         loss_fn: called as ``loss_fn(y_pred, y, **kwargs)``.
@@ -34,7 +35,7 @@ class Loss(Metric):
     """
 
     required_output_keys = ("y_pred", "y", "criterion_kwargs")
-    _accumulators = ("_sum", "_num_examples")
+    _accumulators = _state_dict_all_req_keys = ("_sum", "_num_examples")
 
     def __init__(
         self,
@@ -63,18 +64,17 @@ class Loss(Metric):
             (y_pred, y), kwargs = output, {}
         else:
             y_pred, y, kwargs = output
+        n = self._batch_size(y)
+        if n == 0:
+            return
         with torch.no_grad():
             average_loss = self._loss_fn(y_pred, y, **kwargs).detach()
         if average_loss.ndim != 0:
             raise ValueError("loss_fn did not return the average loss.")
-        n = self._batch_size(y)
         self._sum += average_loss.to(self._device) * n
         self._num_examples += n
 
     def compute(self) -> float:
         """The mean loss per example."""
-        if self._num_examples == 0:
-            raise NotComputableError(
-                "Loss must have at least one example before it can be computed."
-            )
+        _need_examples(self._num_examples, "Loss")
         return self._sum.item() / self._num_examples

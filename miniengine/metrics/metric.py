@@ -13,23 +13,32 @@ usage_name                          reset on          update on           write 
 "single_epoch_running_batch_wise"   EPOCH_STARTED     ITERATION_COMPLETED ITERATION_COMPLETED
 "running_epoch_wise"                STARTED           EPOCH_COMPLETED     EPOCH_COMPLETED
 =================================== ================= =================== ===================
+
+Metrics combine like numbers: ``precision * recall * 2 / (precision + recall)``, ``cm[0]``,
+``precision.mean()`` each give a ``MetricsLambda`` (see ``miniengine.metrics.metrics_lambda``).
 """
 
 from __future__ import annotations
 
 import functools
+import operator
+import traceback
 from abc import ABC, abstractmethod
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from numbers import Number
 from typing import TYPE_CHECKING, Any, Literal
 
+import numpy as np
 import torch
 
 from miniengine import distributed as idist
 from miniengine.events import CallableEventWithFilter, Events
+from miniengine.exceptions import NotComputableError
 
 if TYPE_CHECKING:
     from miniengine.engine import Engine
+    from miniengine.metrics.metrics_lambda import MetricsLambda
 
 __all__ = [
     "BatchFiltered",
@@ -44,15 +53,6 @@ __all__ = [
     "reinit__is_reduced",
     "sync_all_reduce",
 ]
-
-
-class NotComputableError(RuntimeError):
-    """Raised by ``compute()`` when a metric has not seen enough data to give a value.
-
-    Example:
-        >>> issubclass(NotComputableError, RuntimeError)
-        True
-    """
 
 
 class MetricUsage:
@@ -262,6 +262,111 @@ def reinit__is_reduced(func: Callable) -> Callable:  # noqa: N802 - Ignite's nam
     return func
 
 
+def _need_examples(count: int, name: str) -> None:
+    if count == 0:
+        raise NotComputableError(
+            f"{name} must have at least one example before it can be computed."
+        )
+
+
+_STATE_KEY = "__metric_state_per_rank"
+
+
+def _saved_value(value: Any, name: str) -> Any:
+    """A copy of one state attribute in types ``torch.load(weights_only=True)`` reads back."""
+    if isinstance(value, Metric):
+        return value._state_dict_per_rank()
+    if isinstance(value, torch.Tensor):
+        return value.detach().clone()  # updates add in place: the saved state must not change
+    if isinstance(value, np.generic):  # e.g. RunningAverage's fast 0-d values
+        return torch.from_numpy(np.asarray(value))
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, Mapping):
+        return {k: _saved_value(v, name) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_saved_value(v, name) for v in value]
+    raise TypeError(
+        "Found attribute of unsupported type. Currently, supported types include numeric types, "
+        f"tensor, Metric or sequence/mapping of metrics. Attribute {name!r} holds {type(value)}"
+    )
+
+
+def _restore_value(current: Any, saved: Any, device: torch.device | None, name: str) -> Any:
+    """The value to set for a state attribute: ``saved``, with the metrics in it loaded in place."""
+    if isinstance(current, Metric):
+        if not isinstance(saved, Mapping):
+            raise ValueError(
+                f"State attribute {name!r} is a metric here, but the state_dict holds {saved!r}: "
+                "load it into a metric made with the same arguments"
+            )
+        current._load_state_dict_per_rank(saved)
+        return current
+    if isinstance(current, (list, tuple)) and any(isinstance(c, Metric) for c in current):
+        if not isinstance(saved, Sequence) or len(saved) != len(current):
+            raise ValueError(
+                f"State attribute {name!r} holds {len(current)} items; the state_dict has {saved!r}"
+            )
+        pairs = zip(current, saved, strict=True)
+        return type(current)(_restore_value(c, v, device, name) for c, v in pairs)
+    if isinstance(current, Mapping) and any(isinstance(c, Metric) for c in current.values()):
+        if not isinstance(saved, Mapping) or set(saved) != set(current):
+            raise ValueError(
+                f"State attribute {name!r} has the keys {list(current)}; the state_dict: {saved!r}"
+            )
+        return {k: _restore_value(c, saved[k], device, name) for k, c in current.items()}
+    if isinstance(saved, Mapping) and not isinstance(current, Mapping):
+        raise ValueError(
+            f"State attribute {name!r} is {current!r} here, but the state_dict holds a dict there "
+            "(a metric's state?): load it into a metric made with the same arguments"
+        )
+    return _on_device(saved, device)
+
+
+def _on_device(saved: Any, device: torch.device | None) -> Any:
+    if isinstance(saved, torch.Tensor):
+        return saved if device is None else saved.to(device)
+    if isinstance(saved, Mapping):
+        return {k: _on_device(v, device) for k, v in saved.items()}
+    if isinstance(saved, (list, tuple)):
+        return [_on_device(v, device) for v in saved]
+    return saved
+
+
+def _resumes_mid_period(engine: Engine) -> bool:
+    """Whether the reset event now firing is one only a resumed run fires.
+
+    A resumed run fires STARTED again, and EPOCH_STARTED for the epoch it re-enters; in an
+    uninterrupted run neither would have fired at this point.
+    """
+    s, event = engine.state, engine.last_event_name
+    if event == Events.STARTED:
+        return s.iteration > 0
+    if event == Events.EPOCH_STARTED and s.epoch_length:
+        return s.iteration % s.epoch_length != 0
+    return False
+
+
+def _as_lambda(f: Callable[..., Any], *args: Any, **kwargs: Any) -> MetricsLambda:
+    from miniengine.metrics.metrics_lambda import MetricsLambda  # it subclasses Metric
+
+    return MetricsLambda(f, *args, **kwargs)
+
+
+def _operator(op: Callable[[Any, Any], Any], reflected: bool = False) -> Callable[..., Any]:
+    def method(self: Metric, other: Any) -> MetricsLambda:
+        return _as_lambda(op, other, self) if reflected else _as_lambda(op, self, other)
+
+    return method
+
+
+def _unary(op: Callable[[Any], Any]) -> Callable[..., Any]:
+    def method(self: Metric) -> MetricsLambda:
+        return _as_lambda(op, self)
+
+    return method
+
+
 class Metric(ABC):
     """Base class of all metrics: subclasses write ``reset``, ``update`` and ``compute``.
 
@@ -293,8 +398,12 @@ class Metric(ABC):
 
     required_output_keys: tuple[str, ...] | None = ("y_pred", "y")
     _accumulators: tuple[str, ...] = ()
+    # what ``state_dict`` saves: the attributes Ignite 0.5.5 saves for the same metric
+    _state_dict_all_req_keys: tuple[str, ...] = ()
+    __state_dict_key_per_rank = _STATE_KEY  # Ignite's (mangled) name for it
     _world_size = 1
     _reducing = False
+    _restored = False  # set by load_state_dict: the next reset of a resumed run keeps the state
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -345,9 +454,16 @@ class Metric(ABC):
     def started(self, engine: Engine) -> None:
         """Handler for the usage's STARTED event: reset.
 
+        Right after ``load_state_dict``, a resumed run's own STARTED, or the EPOCH_STARTED of the
+        epoch it re-enters mid-way, keeps the loaded state instead: the run continues exactly.
+
         Args:
             engine: the engine the metric is attached to.
         """
+        if self._restored:
+            self._restored = False
+            if _resumes_mid_period(engine):
+                return
         self.reset()
 
     def iteration_completed(self, engine: Engine) -> None:
@@ -500,6 +616,155 @@ class Metric(ABC):
             (False, True)
         """
         return engine.has_event_handler(self.completed, self._check_usage(usage).COMPLETED)
+
+    def state_dict(self) -> OrderedDict[str, Any]:
+        """What the metric has accumulated, for a checkpoint: Ignite 0.5.5's format.
+
+        ``{"__metric_state_per_rank": [state of rank 0, ...]}``; each state holds the attributes
+        named in ``_state_dict_all_req_keys`` (a metric inside, e.g. ``RunningAverage``'s
+        ``src``, as its own state). Tensors are copied; everything loads with
+        ``torch.load(weights_only=True)``. In a distributed run every rank gets every state.
+
+        Example:
+            >>> from miniengine.metrics import Accuracy
+            >>> acc = Accuracy()
+            >>> acc.update((torch.tensor([1, 0, 1]), torch.tensor([1, 1, 1])))
+            >>> state = acc.state_dict()
+            >>> list(state), dict(state["__metric_state_per_rank"][0])
+            (['__metric_state_per_rank'], {'_num_correct': tensor(2), '_num_examples': 3})
+        """
+        state = self._state_dict_per_rank()
+        ranks = idist.all_gather(state) if idist.get_world_size() > 1 else [state]
+        return OrderedDict([(_STATE_KEY, ranks)])
+
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        """Restore what ``state_dict`` saved (this rank's part of it).
+
+        The next reset that only a resumed run fires (its STARTED, or the EPOCH_STARTED of the
+        epoch it re-enters mid-way) is skipped, so a run resumed from a checkpoint continues
+        with the loaded values; Ignite resets them there.
+
+        Args:
+            state_dict: a dict made by ``state_dict``.
+
+        Example:
+            >>> from miniengine.metrics import Accuracy
+            >>> acc, copy = Accuracy(), Accuracy()
+            >>> acc.update((torch.tensor([1, 0, 1]), torch.tensor([1, 1, 1])))
+            >>> copy.load_state_dict(acc.state_dict())
+            >>> copy.compute()
+            0.6666666666666666
+        """
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(
+                f"Argument state_dict should be a dictionary, but given {type(state_dict)}"
+            )
+        if not (len(state_dict) == 1 and _STATE_KEY in state_dict):
+            raise ValueError(
+                "Incorrect state_dict object. Argument state_dict should be a dictionary provided "
+                f"by Metric.state_dict(). Expected single key: {_STATE_KEY}, but given "
+                f"{state_dict.keys()}"
+            )
+        ranks, world_size = state_dict[_STATE_KEY], idist.get_world_size()
+        if not isinstance(ranks, Sequence) or len(ranks) != world_size:
+            got = len(ranks) if isinstance(ranks, Sequence) else type(ranks)
+            raise ValueError(
+                "Incorrect state_dict object. Argument state_dict should be a dictionary provided "
+                "by Metric.state_dict(). Expected a list of state_dicts of size equal world_size: "
+                f"{world_size}, but got {got}"
+            )
+        self._load_state_dict_per_rank(ranks[idist.get_rank()])
+
+    def _state_dict_per_rank(self) -> OrderedDict[str, Any]:
+        state: OrderedDict[str, Any] = OrderedDict()
+        for name in self._state_dict_all_req_keys:
+            if name not in self.__dict__:
+                raise ValueError(
+                    "Found a value in _state_dict_all_req_keys that is not among metric "
+                    f"attributes: {name}"
+                )
+            state[name] = _saved_value(self.__dict__[name], name)
+        return state
+
+    def _load_state_dict_per_rank(self, state: Mapping[str, Any]) -> None:
+        if not isinstance(state, Mapping):
+            raise TypeError(f"Argument state_dict should be a dictionary, but given {type(state)}")
+        for name in self._state_dict_all_req_keys:
+            if name not in state:
+                raise ValueError(
+                    f"Required state attribute '{name}' is absent in provided state_dict "
+                    f"'{state.keys()}'"
+                )
+        device = getattr(self, "_device", None)  # None: a subclass that skipped our __init__
+        for name in self._state_dict_all_req_keys:
+            value = _restore_value(getattr(self, name), state[name], device, name)
+            setattr(self, name, value)
+        self._restored = True
+
+    # Arithmetic: each operator gives a MetricsLambda computing it on the metrics' values.
+    __add__ = _operator(operator.add)
+    __radd__ = _operator(operator.add, reflected=True)
+    __sub__ = _operator(operator.sub)
+    __rsub__ = _operator(operator.sub, reflected=True)
+    __mul__ = _operator(operator.mul)
+    __rmul__ = _operator(operator.mul, reflected=True)
+    __pow__ = _operator(operator.pow)
+    __rpow__ = _operator(operator.pow, reflected=True)
+    __mod__ = _operator(operator.mod)
+    __rmod__ = _operator(operator.mod, reflected=True)
+    __truediv__ = _operator(operator.truediv)
+    __rtruediv__ = _operator(operator.truediv, reflected=True)
+    __floordiv__ = _operator(operator.floordiv)
+    __rfloordiv__ = _operator(operator.floordiv, reflected=True)
+    __neg__ = _unary(operator.neg)
+    __pos__ = _unary(operator.pos)
+    __abs__ = _unary(operator.abs)
+
+    def __getitem__(self, index: Any) -> MetricsLambda:
+        """``metric[i]``: a ``MetricsLambda`` giving ``metric.compute()[i]``.
+
+        Args:
+            index: anything the value can be indexed with.
+
+        Example:
+            >>> from miniengine.metrics import Precision
+            >>> first = Precision()[0]  # the precision of class 0
+            >>> type(first).__name__
+            'MetricsLambda'
+        """
+        return _as_lambda(operator.itemgetter(index), self)
+
+    def __getattr__(self, attr: str) -> Callable[..., MetricsLambda]:
+        """``metric.mean()``, ``metric.item()``, ...: a method of the value, as a ``MetricsLambda``.
+
+        Only public names: a missing private attribute stays an ``AttributeError``.
+
+        Args:
+            attr: the name of a method of the metric's value (usually a tensor).
+
+        Example:
+            >>> from miniengine.metrics import Precision
+            >>> type(Precision().mean()).__name__
+            'MetricsLambda'
+        """
+        if attr.startswith("_"):
+            raise AttributeError(f"'{type(self).__name__}' object has no attribute '{attr}'")
+        where = traceback.extract_stack(limit=2)[0]  # the line that wrote ``metric.<attr>``
+
+        def call(value: Any, *args: Any, **kwargs: Any) -> Any:
+            try:
+                method = getattr(value, attr)
+            except AttributeError:
+                raise AttributeError(
+                    f"Metric result of type '{type(value)}' has no attribute '{attr}'. Note: "
+                    f"'{attr}' was accessed on the metric at {where.filename}:{where.lineno}"
+                ) from None
+            return method(*args, **kwargs)
+
+        def lambda_of(*args: Any, **kwargs: Any) -> MetricsLambda:
+            return _as_lambda(call, self, *args, **kwargs)
+
+        return lambda_of
 
 
 def _add_once(engine: Engine, event: Any, handler: Callable[..., Any]) -> None:

@@ -10,7 +10,7 @@ import torch
 from torch.nn.functional import one_hot
 
 from miniengine.metrics.accuracy import _BaseClassification
-from miniengine.metrics.metric import NotComputableError, _identity
+from miniengine.metrics.metric import _identity, _need_examples
 
 __all__ = ["Precision"]
 
@@ -24,6 +24,7 @@ class _BasePrecisionRecall(_BaseClassification):
     """
 
     _accumulators = ("_numerator", "_denominator", "_weight")
+    _state_dict_all_req_keys = ("_numerator", "_denominator", "_weight", "_updated")
 
     def __init__(
         self,
@@ -77,9 +78,7 @@ class _BasePrecisionRecall(_BaseClassification):
             )
 
     def _prepare(self, output: Sequence[torch.Tensor]) -> tuple[torch.Tensor, ...]:
-        """Checks, then ``(y_pred, y, y_pred * y)`` as float64 0/1 tensors of shape (M, C)."""
-        self._check_shape(output)
-        self._check_type(output)
+        """``(y_pred, y, y_pred * y)`` as float64 0/1 tensors of shape (M, C)."""
         y_pred, y = output[0].detach(), output[1].detach()
         if self._type == "multilabel":
             c = y_pred.shape[1]
@@ -113,6 +112,10 @@ class _BasePrecisionRecall(_BaseClassification):
         Args:
             output: ``(y_pred, y)``.
         """
+        self._check_shape(output)
+        self._check_type(output)
+        if output[1].numel() == 0:
+            return  # no examples: nothing to count (and ``y.max()`` would fail)
         y_pred, y, correct = self._prepare(output)
         positives = self._positives(y_pred, y)
         if self._average == "samples":
@@ -130,10 +133,7 @@ class _BasePrecisionRecall(_BaseClassification):
 
     def compute(self) -> torch.Tensor | float:
         """The ratio, reduced as ``average`` says."""
-        if not self._updated:
-            raise NotComputableError(
-                f"{type(self).__name__} must have at least one example before it can be computed."
-            )
+        _need_examples(self._updated, type(self).__name__)
         eps = 0 if self._average == "samples" else self.eps
         fraction = self._numerator / (self._denominator + eps)
         if self._average == "weighted":

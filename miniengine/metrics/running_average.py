@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from numbers import Number, Real
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -37,6 +38,10 @@ _SCALAR_TYPES: dict[torch.dtype, type[np.floating]] = {
 _WRAP_VALUES = np.lib.NumpyVersion(np.__version__) < "2.0.0"
 
 
+def _shape(x: Any) -> tuple[int, ...]:
+    return tuple(getattr(x, "shape", ()))  # a Python number has the shape of a 0-d tensor
+
+
 class RunningAverage(Metric):
     """Exponential moving average of ``output_transform(engine.state.output)`` or of ``src``.
 
@@ -63,10 +68,14 @@ class RunningAverage(Metric):
         5.0
     """
 
+    src: Metric | None
+    alpha: float
+    epoch_bound: bool | None
     required_output_keys = None
     # Nothing to sum over processes: a distributed run averages each new output over ranks
     # (``src``, a metric, is reduced by its own ``compute``).
     _accumulators = ()
+    _state_dict_all_req_keys = ("_value", "src")
 
     def __init__(
         self,
@@ -79,8 +88,13 @@ class RunningAverage(Metric):
     ) -> None:
         if not (src is None or isinstance(src, Metric)):
             raise TypeError("Argument src should be a Metric or None.")
+        if not isinstance(alpha, Real):
+            raise TypeError(
+                f"Argument alpha should be a float between 0.0 and 1.0, got {alpha!r} "
+                f"of type {type(alpha).__name__}"
+            )
         if not (0.0 < alpha <= 1.0):
-            raise ValueError("Argument alpha should be a float between 0.0 and 1.0.")
+            raise ValueError(f"Argument alpha should be a float between 0.0 and 1.0, got {alpha!r}")
         if src is not None:
             if output_transform is not None:
                 raise ValueError("Argument output_transform should be None if src is a Metric.")
@@ -141,10 +155,7 @@ class RunningAverage(Metric):
         ):
             x: Any = value.item()
             if v is None:
-                self._dtype = value.dtype
-                self._scalar = scalar = _SCALAR_TYPES[value.dtype]
-                self._value = scalar(x)
-                self._alpha, self._beta = scalar(alpha), scalar(1.0 - alpha)
+                self._start_scalar(value)
             else:
                 if _WRAP_VALUES:
                     x = self._scalar(x)
@@ -152,9 +163,27 @@ class RunningAverage(Metric):
         else:
             self._update_slowly(value)
 
+    def _start_scalar(self, value: torch.Tensor) -> None:
+        """Keep the 0-d tensor ``value`` as a NumPy scalar of its dtype from now on."""
+        self._dtype = value.dtype
+        self._scalar = scalar = _SCALAR_TYPES[value.dtype]
+        self._value = scalar(value.item())
+        self._alpha, self._beta = scalar(self.alpha), scalar(1.0 - self.alpha)
+
     def _update_slowly(self, value: Any) -> None:
         # Ignite's arithmetic on whatever came: tensors of any shape, ints, mixed types.
         v = self.compute()
+        if not isinstance(value, (Number, torch.Tensor, np.ndarray)):
+            raise TypeError(
+                "RunningAverage can only average numbers and tensors, got "
+                f"{value!r} of type {type(value).__name__}: check the process function's output "
+                "and output_transform (or src)"
+            )
+        if v is not None and _shape(v) != _shape(value):
+            raise ValueError(
+                f"RunningAverage got a value of shape {_shape(value)} after values of "
+                f"shape {_shape(v)}: the averaged value must keep its shape"
+            )
         self._dtype = None
         if isinstance(value, torch.Tensor):
             value = value.detach()
@@ -171,6 +200,13 @@ class RunningAverage(Metric):
         if self._dtype is None:
             return self._value
         return torch.tensor(self._value, dtype=self._dtype, device=self._device)
+
+    def _load_state_dict_per_rank(self, state: Mapping[str, Any]) -> None:
+        self._dtype = None
+        super()._load_state_dict_per_rank(state)
+        value = self._value
+        if isinstance(value, torch.Tensor) and value.ndim == 0 and value.dtype in _SCALAR_TYPES:
+            self._start_scalar(value)
 
     def iteration_completed(self, engine: Engine) -> None:
         """Handler that folds ``engine.state.output`` (or ``src``'s value) into the average.

@@ -1,0 +1,53 @@
+"""``MeanAbsoluteError``: the mean of ``|y_pred - y|`` per example."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from miniengine.metrics.metric import Metric, _need_examples
+
+__all__ = ["MeanAbsoluteError"]
+
+
+class MeanAbsoluteError(Metric):
+    """Sum of absolute errors over all elements, divided by the number of examples (``len(y)``).
+
+    ``y_pred`` and ``y`` have the same number of elements (``y`` is viewed as ``y_pred``). The
+    sum is kept in float32, as in Ignite.
+
+    Args:
+        output_transform: maps the output to ``(y_pred, y)``.
+        device: where the sum lives.
+        skip_unrolling: see ``Metric``.
+
+    Example:
+        >>> mae = MeanAbsoluteError()
+        >>> mae.update((torch.tensor([1.0, 2.0, -1.0]), torch.tensor([1.0, 0.0, 2.0])))
+        >>> mae.compute()  # (0 + 2 + 3) / 3
+        1.6666666666666667
+    """
+
+    _accumulators = _state_dict_all_req_keys = ("_sum_of_absolute_errors", "_num_examples")
+
+    def reset(self) -> None:
+        """Forget the errors seen."""
+        self._sum_of_absolute_errors = torch.tensor(0.0, device=self._device)
+        self._num_examples = 0
+
+    def update(self, output: Sequence[torch.Tensor]) -> None:
+        """Add one batch's absolute errors.
+
+        Args:
+            output: ``(y_pred, y)``.
+        """
+        y_pred, y = output[0].detach(), output[1].detach()
+        errors = (y_pred - y.view_as(y_pred)).abs()
+        self._sum_of_absolute_errors += errors.sum().to(self._device)
+        self._num_examples += y.shape[0]
+
+    def compute(self) -> float:
+        """The sum of absolute errors per example."""
+        _need_examples(self._num_examples, "MeanAbsoluteError")
+        return self._sum_of_absolute_errors.item() / self._num_examples
