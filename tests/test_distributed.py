@@ -9,11 +9,14 @@ fail, fast, naming rank 1.
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 import socket
 import sys
 import time
+import warnings
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -163,6 +166,7 @@ def _checks(rank: int, out: Path) -> None:
     seen["gathered_ranks"] = idist.all_gather(rank)
     seen["gathered_tensor"] = idist.all_gather(torch.tensor([rank, 10 + rank]))
     seen["reduced_max"] = idist.all_reduce(float(rank), op="MAX")
+    seen.update(_idist_checks(rank, out))
 
     seen["metrics"] = _evaluate(_shards(rank))
 
@@ -260,6 +264,104 @@ def _checks(rank: int, out: Path) -> None:
     _raises(rank)
 
 
+BROADCASTS = {
+    "tensor": torch.tensor([[1.25, -2.0, 3.5]]),
+    "long": torch.arange(12).reshape(3, 4) * 2,
+    "int": 10,
+    "float": 1.2345678901234,
+    "str": "test-abcdefg",
+    "long_str": "tests/ignite/distributed/utils/test_native.py::test_idist_broadcast" * 50,
+    "path": Path("data/mnist/train.pt"),
+}
+
+
+def _idist_checks(rank: int, out: Path) -> dict[str, Any]:
+    """broadcast, one_rank_first, the node layout and show_config on two ranks."""
+    seen: dict[str, Any] = {}
+    for src in (0, 1):
+        for name, value in BROADCASTS.items():
+            mine = value if rank == src else None
+            seen[f"bcast_safe_{name}_{src}"] = idist.broadcast(mine, src=src, safe_mode=True)
+            if isinstance(value, torch.Tensor):  # the others give a tensor of the same kind
+                mine = value if rank == src else torch.empty_like(value)
+            else:
+                mine = value if rank == src else type(value)()
+            seen[f"bcast_{name}_{src}"] = idist.broadcast(mine, src=src)
+    errors = []
+    for call in (
+        lambda: idist.broadcast([0, 1], src=0),
+        lambda: idist.broadcast(None, src=0),
+    ):
+        try:
+            call()
+        except (TypeError, ValueError) as e:
+            errors.append(f"{type(e).__name__}: {e}")
+    seen["bcast_errors"] = errors
+
+    # the block runs on rank 1 only once rank 0 is out of it
+    marker = out / "first_done"
+    for local in (False, True):
+        with idist.one_rank_first(rank=0, local=local):
+            seen[f"first_saw_marker_{local}"] = marker.exists()
+            if rank == 0:
+                marker.write_text("done")
+        idist.barrier()
+        if rank == 0:
+            marker.unlink()
+        idist.barrier()
+
+    # collectives over a group of one rank (rank 1); the other rank gets its input back
+    group = idist.new_group([1])
+    mine = torch.tensor([rank + 5])
+    seen["group_reduce"] = idist.all_reduce(mine.clone(), group=group).tolist()
+    seen["group_gather"] = idist.all_gather(mine, group=[1]).tolist()
+    seen["group_gather_obj"] = idist.all_gather({"r": rank}, group=group)
+    # tensors of different shapes: rank r has (r + 1) x 3
+    seen["shaped"] = idist.all_gather_tensors_with_shapes(
+        torch.full((rank + 1, 3), float(rank)), [[1, 3], [2, 3]]
+    )
+    # a sampler of one's own is shared out by a DistributedProxySampler
+    weighted = torch.utils.data.WeightedRandomSampler([1.0, 2.0, 3.0, 0.0, 5.0], 9)
+    loader = idist.auto_dataloader(list(range(5)), batch_size=4, sampler=weighted)
+    seen["proxy_type"] = type(loader.sampler).__name__
+    epochs = []
+    for epoch in range(2):
+        loader.sampler.set_epoch(epoch)
+        epochs.append([i for batch in loader for i in batch.tolist()])
+    seen["proxy_epochs"] = epochs
+    with warnings.catch_warnings(record=True) as caught:  # a sampler made for another rank
+        warnings.simplefilter("always")
+        other = torch.utils.data.DistributedSampler(range(4), num_replicas=3, rank=1 - rank)
+        idist.auto_dataloader(list(range(4)), sampler=other)
+    seen["sampler_warnings"] = [str(w.message) for w in caught]
+
+    layout = (idist.get_nproc_per_node, idist.get_nnodes, idist.get_node_rank)
+    seen["layout"] = [f() for f in layout] + [idist.get_local_rank(), idist.hostname()]
+    seen["model_name"] = idist.model_name()
+    # without LOCAL_RANK and LOCAL_WORLD_SIZE: found from the ranks' host names (a warning)
+    saved = {k: os.environ.pop(k) for k in ("LOCAL_RANK", "LOCAL_WORLD_SIZE")}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        idist.sync()
+        seen["layout_from_hosts"] = [f() for f in layout] + [idist.get_local_rank()]
+    seen["layout_warning"] = [str(w.message) for w in caught]
+    os.environ.update(saved)
+    idist.sync()
+    if HAS_IGNITE:  # Ignite's idist on the same process group
+        import ignite.distributed as ignite_idist
+
+        seen["ignite_layout"] = [
+            ignite_idist.get_nproc_per_node(),
+            ignite_idist.get_nnodes(),
+            ignite_idist.get_node_rank(),
+            ignite_idist.get_local_rank(),
+            ignite_idist.hostname(),
+        ]
+        seen["ignite_model_name"] = ignite_idist.model_name()
+    idist.show_config()  # to this rank's stderr file, on rank 0 only
+    return seen
+
+
 def _raises(rank: int) -> None:
     """Rank 1 fails at its 3rd iteration while rank 0 goes on into DDP's gradient all-reduce."""
     model = idist.auto_model(nn.Linear(4, 1))
@@ -297,6 +399,78 @@ def test_ranks_and_collectives(seen: dict[str, Any]) -> None:
         assert s["gathered_ranks"] == [0, 1]
         assert s["gathered_tensor"].tolist() == [0, 10, 1, 11]
         assert s["reduced_max"] == 1.0
+
+
+def test_broadcast_gives_everyone_the_sources_value(seen: dict[str, Any]) -> None:
+    for s in seen["ranks"]:
+        for src in (0, 1):
+            for name, value in BROADCASTS.items():
+                for mode in ("bcast", "bcast_safe"):
+                    got = s[f"{mode}_{name}_{src}"]
+                    assert type(got) is type(value), (mode, name, src)
+                    if isinstance(value, torch.Tensor):
+                        assert got.dtype == value.dtype and torch.equal(got, value)
+                    else:
+                        assert got == value
+    errors = [s["bcast_errors"] for s in seen["ranks"]]
+    assert errors[0][0].startswith("TypeError: Unhandled input type <class 'list'>")
+    assert errors[0][1] == "ValueError: Source data can not be None"
+    assert errors[1][1].startswith("ValueError: Argument safe_mode should be True")
+
+
+def test_groups_shapes_and_proxy_sampler(seen: dict[str, Any]) -> None:
+    s0, s1 = seen["ranks"]
+    assert s0["group_reduce"] == [5] and s1["group_reduce"] == [6]  # rank 0: not in the group
+    assert s0["group_gather"] == [5] and s1["group_gather"] == [6]
+    assert s0["group_gather_obj"] == {"r": 0} and s1["group_gather_obj"] == [{"r": 1}]
+    for s in (s0, s1):
+        assert [t.tolist() for t in s["shaped"]] == [[[0.0] * 3], [[1.0] * 3, [1.0] * 3]]
+        assert s["proxy_type"] == "DistributedProxySampler"
+    # the draws of the wrapped sampler with seed = epoch, shared out rank by rank
+    weighted = torch.utils.data.WeightedRandomSampler([1.0, 2.0, 3.0, 0.0, 5.0], 9)
+    for epoch in range(2):
+        torch.manual_seed(epoch)
+        draws = (list(weighted) + list(weighted))[:10]  # 9 drawn again, up to a multiple of 2
+        assert s0["proxy_epochs"][epoch] == draws[0::2]
+        assert s1["proxy_epochs"][epoch] == draws[1::2]
+    assert s0["proxy_epochs"][0] != s0["proxy_epochs"][1]
+    for rank, s in enumerate((s0, s1)):
+        assert s["sampler_warnings"] == [
+            f"Found distributed sampler with rank={1 - rank}, but process rank is {rank}",
+            "Found distributed sampler with num_replicas=3, but world size is 2",
+        ]
+
+
+def test_one_rank_first_lets_the_others_in_after_it(seen: dict[str, Any]) -> None:
+    for local in (False, True):
+        assert [s[f"first_saw_marker_{local}"] for s in seen["ranks"]] == [False, True]
+
+
+def test_node_layout_and_show_config(seen: dict[str, Any]) -> None:
+    host = socket.gethostname()
+    for rank, s in enumerate(seen["ranks"]):
+        assert s["layout"] == [2, 1, 0, rank, host]  # one machine, two processes
+        assert s["layout_from_hosts"] == [2, 1, 0, rank]
+        assert any("heuristic approach based on the hostnames" in w for w in s["layout_warning"])
+        assert s["model_name"] == "native-dist"
+        if HAS_IGNITE:
+            assert s["ignite_layout"] == s["layout"]
+            assert s["ignite_model_name"] == s["model_name"]
+    stderr = [(seen["out"] / f"stderr{r}.txt").read_text() for r in range(WORLD)]
+    for line in [
+        "distributed configuration: native-dist",
+        "backend: gloo",
+        "device: cpu",
+        f"hostname: {host}",
+        "world size: 2",
+        "rank: 0",
+        "local rank: 0",
+        "num processes per_node: 2",
+        "num nodes: 1",
+        "node rank: 0",
+    ]:
+        assert f" miniengine.distributed INFO: {line}\n" in stderr[0]
+    assert "distributed configuration" not in stderr[1]
 
 
 def _assert_same(a: Any, b: Any) -> None:
@@ -374,7 +548,8 @@ def test_only_rank_0_writes_files_and_prints(seen: dict[str, Any]) -> None:
     assert ranks[0]["last_checkpoint"] == ranks[1]["last_checkpoint"] == "checkpoint_20.pt"
     # the example, run unchanged
     assert ranks[0]["example"] == ranks[1]["example"]  # metrics are summed over ranks
-    assert list((out / "example0" / "checkpoints").glob("best_model_1_accuracy=*.pt"))
+    # (the example may keep each run in a folder of its own under --logdir)
+    assert list((out / "example0").rglob("checkpoints/best_model_1_accuracy=*.pt"))
     assert not (out / "example1").exists()
     stdout = [(out / f"stdout{r}.txt").read_text() for r in range(WORLD)]
     assert "epoch 1: val accuracy=" in stdout[0] and "best model:" in stdout[0]
@@ -417,9 +592,9 @@ def test_one_rank_only_in_one_process_and_bad_rank() -> None:
 
 
 def test_all_reduce_refuses_an_unknown_op() -> None:
-    with pytest.raises(ValueError, match=r"Argument op should be one of .* got 'MEAN'"):
+    with pytest.raises(ValueError, match=r"Unsupported reduction operation: 'MEAN', should be"):
         idist.all_reduce(1.0, op="MEAN")
-    with pytest.raises(TypeError, match="Argument tensor should be a tensor or a number"):
+    with pytest.raises(TypeError, match="Unhandled input type <class 'str'>: all_reduce takes"):
         idist.all_reduce("1")
 
 
@@ -444,10 +619,209 @@ def test_side_effects_for_another_rank_do_nothing_here(tmp_path: Path) -> None:
     assert list((tmp_path / "mine").glob("events.out.tfevents.*"))
 
 
-def test_save_on_rank_must_be_a_rank_of_the_run(tmp_path: Path) -> None:
+def test_save_on_rank_must_be_a_rank(tmp_path: Path) -> None:
     from miniengine.handlers import Checkpoint, DiskSaver
 
-    with pytest.raises(ValueError, match=r"save_on_rank should be 0 to 0 .* got 1"):
+    # as Ignite: a rank the run does not have (yet) is accepted, with a warning
+    with pytest.warns(UserWarning, match="save_on_rank=1"):
         DiskSaver(tmp_path, save_on_rank=1)
-    with pytest.raises(ValueError, match=r"save_on_rank should be 0 to 0 .* got -1"):
+    with pytest.raises(ValueError, match=r"save_on_rank should be .* got -1"):
         Checkpoint({"m": nn.Linear(1, 1)}, tmp_path, save_on_rank=-1)
+
+
+# ---------------------------------------------------------------- one process: the idist extras
+
+
+def test_extras_in_one_process(capsys: pytest.CaptureFixture[str]) -> None:
+    assert (idist.get_nproc_per_node(), idist.get_nnodes(), idist.get_node_rank()) == (1, 1, 0)
+    assert idist.hostname() == socket.gethostname() and idist.model_name() == "serial"
+    assert "gloo" in idist.available_backends() and idist.has_native_dist_support
+    assert not (idist.has_xla_support or idist.has_hvd_support)
+    t = torch.ones(2)
+    assert idist.broadcast(t) is t and idist.broadcast("x", src=0, safe_mode=True) == "x"
+    with pytest.raises(ValueError, match="Argument tensor should not be None"):
+        idist.broadcast(None, safe_mode=True)
+    with pytest.raises(TypeError, match="Unhandled input type <class 'dict'>"):
+        idist.broadcast({"a": 1})
+    ran = []
+    with idist.one_rank_first():
+        ran.append(True)
+    with idist.one_rank_first(local=True):
+        ran.append(True)
+    assert ran == [True, True]
+    with pytest.raises(ValueError, match="rank should be between 0 and 0, but given 1"):
+        with idist.one_rank_first(rank=1):
+            pass
+    idist.sync()
+    capsys.readouterr()
+    idist.show_config()
+    err = capsys.readouterr().err
+    assert " miniengine.distributed INFO: distributed configuration: serial\n" in err
+    assert " miniengine.distributed INFO: num nodes: 1\n" in err
+
+
+def _messages(logger_name: str, fn: Callable[[], None]) -> list[str]:
+    """What ``fn()`` logs on ``logger_name`` (which it sets up on its first call)."""
+    fn()
+    got: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: got.append(record.getMessage())  # type: ignore[method-assign]
+    logger = logging.getLogger(logger_name)
+    logger.addHandler(handler)
+    try:
+        fn()
+    finally:
+        logger.removeHandler(handler)
+    return got
+
+
+@pytest.mark.skipif(not HAS_IGNITE, reason="pytorch-ignite is not installed")
+def test_show_config_says_what_ignites_says() -> None:
+    import ignite.distributed as ignite_idist
+
+    theirs = _messages("ignite.distributed.utils", ignite_idist.show_config)
+    ours = _messages("miniengine.distributed", idist.show_config)
+    assert ours == theirs and len(ours) == 10
+
+
+DIST_ENV = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT", "LOCAL_WORLD_SIZE")
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for name in DIST_ENV:
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+def _initialize_and_look(module: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """Initialize with ``module`` (ours or Ignite's idist), note what it did, finalize."""
+    module.initialize(*args, **kwargs)
+    try:
+        return {
+            "world": (module.get_world_size(), module.get_rank(), module.get_local_rank()),
+            "backend": module.backend(),
+            "layout": (module.get_nproc_per_node(), module.get_nnodes(), module.get_node_rank()),
+            "env": {k: os.environ.get(k) for k in DIST_ENV},
+        }
+    finally:
+        module.finalize()
+
+
+def test_initialize_without_launcher_makes_a_group_of_one(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("MASTER_PORT", str(_free_port()))
+    seen = _initialize_and_look(idist, "gloo", timeout=20.0)
+    assert seen["world"] == (1, 0, 0) and seen["backend"] == "gloo"
+    assert seen["layout"] == (1, 1, 0)
+    env = seen["env"]
+    assert (env["RANK"], env["WORLD_SIZE"], env["LOCAL_RANK"]) == ("0", "1", "0")
+    assert env["MASTER_ADDR"] == "127.0.0.1"  # Ignite's default
+    # finalize puts the environment back as it was
+    assert [k for k in DIST_ENV if k in os.environ] == ["MASTER_PORT"]
+    assert idist.backend() is None and idist.model_name() == "serial"
+
+
+@pytest.mark.skipif(not HAS_IGNITE, reason="pytorch-ignite is not installed")
+def test_initialize_from_the_environment_as_ignite(clean_env: pytest.MonkeyPatch) -> None:
+    import ignite.distributed as ignite_idist
+
+    clean_env.setenv("MASTER_PORT", str(_free_port()))
+    clean_env.setenv("MASTER_ADDR", "localhost")
+    for name, value in {"WORLD_SIZE": "1", "RANK": "0", "LOCAL_RANK": "0"}.items():
+        clean_env.setenv(name, value)
+    theirs = _initialize_and_look(ignite_idist, "gloo", timeout=timedelta(seconds=20))
+    ours = _initialize_and_look(idist, "gloo", timeout=timedelta(seconds=20))
+    assert ours == theirs
+    clean_env.delenv("MASTER_ADDR")  # and without it: both pick 127.0.0.1
+    assert _initialize_and_look(idist, "gloo") == _initialize_and_look(ignite_idist, "gloo")
+
+
+def test_initialize_default_master_port(clean_env: pytest.MonkeyPatch) -> None:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", 15000))
+        except OSError:
+            pytest.skip("port 15000 (Ignite's default MASTER_PORT) is in use here")
+    seen = _initialize_and_look(idist, "gloo", timeout=20)
+    assert seen["env"]["MASTER_PORT"] == "15000" and seen["world"] == (1, 0, 0)
+
+
+def test_initialize_with_init_method_rank_and_world_size(
+    clean_env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    seen = _initialize_and_look(
+        idist, "gloo", init_method=f"file://{tmp_path}/store", rank=0, world_size=1
+    )
+    assert seen["world"] == (1, 0, 0)
+
+
+def test_initialize_refuses_bad_configurations(clean_env: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ValueError, match=r"Backend should be one of .* got 'smoke-signals'"):
+        idist.initialize("smoke-signals")
+    with pytest.raises(ValueError, match="rank and world_size should be None if no init_method"):
+        idist.initialize("gloo", rank=0, world_size=1)
+    with pytest.raises(ValueError, match="Both rank and world_size should be provided"):
+        idist.initialize("gloo", init_method="file:///tmp/x", rank=0)
+    with pytest.raises(ValueError, match="TCP initialization via init_method='tcp://"):
+        idist.initialize("gloo", init_method="tcp://127.0.0.1:1234")
+    clean_env.setenv("WORLD_SIZE", "2")
+    with pytest.raises(
+        RuntimeError,
+        match=r"should define env variables '\['RANK', 'LOCAL_RANK', 'WORLD_SIZE'\]', got only",
+    ):
+        idist.initialize("gloo")
+    assert [k for k in DIST_ENV if k in os.environ] == ["WORLD_SIZE"]  # nothing else set
+    if not torch.cuda.is_available():
+        clean_env.delenv("WORLD_SIZE")
+        # torch without NCCL: not a backend here; with it but no GPU: refused (as Ignite)
+        with pytest.raises((ValueError, RuntimeError), match="got 'nccl'|Nccl backend is required"):
+            idist.initialize("nccl")
+
+
+def test_initialize_twice_is_refused_with_a_backend_and_a_no_op_without(
+    clean_env: pytest.MonkeyPatch,
+) -> None:
+    clean_env.setenv("MASTER_PORT", str(_free_port()))
+    idist.initialize("gloo")
+    try:
+        idist.initialize()  # a launcher-style call: the group exists, nothing to do
+        with pytest.raises(RuntimeError, match="Can not create new distributed process group"):
+            idist.initialize("gloo")
+        assert idist.get_world_size() == 1 and idist.backend() == "gloo"
+    finally:
+        idist.finalize()
+
+
+@pytest.mark.skipif(not HAS_IGNITE, reason="pytorch-ignite is not installed")
+def test_proxy_sampler_gives_ignites_indices_and_keeps_the_random_state() -> None:
+    from ignite.distributed import DistributedProxySampler as IgniteProxy
+
+    weighted = torch.utils.data.WeightedRandomSampler([1.0, 2.0, 3.0, 0.0, 5.0], 7)
+    for world in (2, 3):
+        for rank in range(world):
+            for epoch in (0, 3):
+                ours = idist.DistributedProxySampler(weighted, world, rank)
+                theirs = IgniteProxy(weighted, world, rank)
+                ours.set_epoch(epoch)
+                theirs.set_epoch(epoch)
+                torch.manual_seed(123)
+                got = list(ours)
+                after = torch.rand(1)  # Ignite's leaves the global generator seeded by epoch
+                assert got == list(theirs) and len(got) == -(-7 // world)
+                torch.manual_seed(123)
+                assert torch.equal(torch.rand(1), after)
+    with pytest.raises(TypeError, match="must not be a distributed sampler already"):
+        idist.DistributedProxySampler(torch.utils.data.DistributedSampler(range(3), 1, 0))
+    with pytest.raises(TypeError, match="sampler should be instance of torch Sampler"):
+        idist.DistributedProxySampler([0, 1])
+
+
+def test_new_group_and_shapes_in_one_process() -> None:
+    assert idist.new_group([0]) == [0]
+    with pytest.raises(ValueError, match="Argument ranks should be list of int, got"):
+        idist.new_group("0")
+    t = torch.arange(6.0).reshape(2, 3)
+    (alone,) = idist.all_gather_tensors_with_shapes(t, [[2, 3]])
+    assert torch.equal(alone, t)
+    with pytest.raises(ValueError, match=r"shapes should give one shape per rank \(1\)"):
+        idist.all_gather_tensors_with_shapes(t, [[2, 3], [1, 3]])

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import random
+import re
 
 import pytest
 import torch
@@ -39,14 +41,6 @@ def stop_epoch(scores: list[float], patience: int, max_epochs: int = 50, **kwarg
             {"threshold": 0.1, "cumulative": True},
             7,
         ),
-        # the older names mean the same
-        ([0.0, 0.05, 0.1, 0.15, 0.2, 0.25], 3, {"min_delta": 0.1}, 4),
-        (
-            [0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.25, 0.25],
-            3,
-            {"min_delta": 0.1, "cumulative_delta": True},
-            7,
-        ),
         # lower is better
         ([1.0, 0.9, 0.8, 0.85, 0.8, 0.79], 2, {"mode": "min"}, 5),
         # relative threshold 10%: 1.05 is not > 1.1, 1.2 is
@@ -55,6 +49,71 @@ def stop_epoch(scores: list[float], patience: int, max_epochs: int = 50, **kwarg
 )
 def test_stops_at_the_right_epoch(scores, patience, kwargs, expected):
     assert stop_epoch(scores + [0.0] * 50, patience, **kwargs) == expected
+
+
+@pytest.mark.parametrize(
+    "old,new",
+    [
+        ({"min_delta": 0.1}, {"threshold": 0.1}),
+        ({"min_delta": 0.1, "cumulative_delta": True}, {"threshold": 0.1, "cumulative": True}),
+        ({"min_delta_mode": "rel", "min_delta": 0.1}, {"threshold_mode": "rel", "threshold": 0.1}),
+    ],
+)
+def test_older_names_mean_the_same_and_warn(old, new):
+    scores = [0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.25, 0.25, 0.3, 0.4, 0.5] + [0.0] * 50
+    with pytest.warns(DeprecationWarning, match="is deprecated and will be removed") as caught:
+        got = stop_epoch(scores, 3, **old)
+    assert len(caught) == len(old)
+    assert got == stop_epoch(scores, 3, **new)
+    trainer = Engine(lambda e, b: None)
+    handler = EarlyStopping(2, lambda e: 0.0, trainer, **new)
+    for name, value in old.items():
+        with pytest.warns(DeprecationWarning, match=f"'{name}' is deprecated"):
+            assert getattr(handler, name) == value
+        with pytest.warns(DeprecationWarning, match=f"'{name}' is deprecated"):
+            setattr(handler, name, value)
+
+
+def test_stop_is_logged_on_stderr_as_ignite(capsys):
+    ignite_handlers = pytest.importorskip("ignite.handlers")
+    ignite_engine = pytest.importorskip("ignite.engine")
+    assert stop_epoch([0.5, 0.4, 0.3], 2) == 3
+    # on stderr with no logging set up, as Ignite's
+    assert re.fullmatch(
+        r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} "
+        r"miniengine.handlers.early_stopping.EarlyStopping INFO: EarlyStopping: Stop training\n",
+        capsys.readouterr().err,
+    )
+    seen = []
+    for handler_cls, engine_cls, events in (
+        (ignite_handlers.EarlyStopping, ignite_engine.Engine, ignite_engine.Events),
+        (EarlyStopping, Engine, Events),
+    ):
+        trainer = engine_cls(lambda e, b: None)
+        scores = iter([0.5, 0.4, 0.3])
+        handler = handler_cls(2, lambda e, scores=scores: next(scores), trainer)
+        trainer.add_event_handler(events.EPOCH_COMPLETED, handler)
+        records = records_of(handler.logger, trainer.run, [0], max_epochs=5)
+        seen.append([(r.levelname, r.getMessage()) for r in records])
+        assert handler.logger.name.split(".", 1)[1] == "handlers.early_stopping.EarlyStopping"
+    assert seen[0] == seen[1]
+    assert seen[1][-1] == ("INFO", "EarlyStopping: Stop training")
+
+
+def records_of(logger: logging.Logger, run, *args, **kwargs) -> list[logging.LogRecord]:
+    """The records ``logger`` handles during ``run(*args, **kwargs)``, DEBUG included."""
+    got: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = got.append  # type: ignore[method-assign]
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        run(*args, **kwargs)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    return got
 
 
 def test_improving_run_is_not_stopped():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 import warnings
 
 import numpy as np
@@ -13,12 +14,14 @@ from torch.optim import lr_scheduler as tl
 import miniengine.handlers.param_scheduler as mps
 from miniengine.engine import Engine, Events
 from miniengine.handlers.param_scheduler import (
+    BatchSizeScheduler,
     ConcatScheduler,
     CosineAnnealingScheduler,
     LinearCyclicalScheduler,
     LRScheduler,
     ParamGroupScheduler,
     PiecewiseLinear,
+    ReduceLROnPlateauScheduler,
     create_lr_scheduler_with_warmup,
 )
 
@@ -545,3 +548,321 @@ def test_same_history_as_ignite(name):
     assert histories[1].keys() == histories[0].keys()
     for key in histories[0]:
         assert np.allclose(histories[1][key], histories[0][key], rtol=0, atol=1e-12)
+
+
+# ---------------------------------------------------------------- simulate_values / plot_values
+
+
+def simulation_cases(m):
+    """(class, kwargs) per scheduler class of module `m`; kwargs built fresh on each call."""
+
+    def two_groups(wraps=True):
+        # Ignite's ParamGroupScheduler.simulate_values reads get_param() before each call, which
+        # at a cycle's end is the end value, not the restarted one that the run sets (ours
+        # reports what is set): the oracle case uses a cycle that does not wrap in 16 events
+        opt = make_optimizer(groups=2)
+        return [
+            m.PiecewiseLinear(opt, "lr", [(0, 0.0), (6, 1.0)], param_group_index=0),
+            m.CosineAnnealingScheduler(
+                opt, "lr", 1.0, 0.0, 5 if wraps else 20, param_group_index=1
+            ),
+        ]
+
+    def concat():
+        opt = make_optimizer()
+        return [
+            m.LinearCyclicalScheduler(opt, "lr", 1.0, 0.0, 20),
+            m.CosineAnnealingScheduler(opt, "lr", 0.0, 1.0, 10),
+        ]
+
+    return {
+        "linear": lambda: (m.LinearCyclicalScheduler, dict(param_name="lr", **LIN)),
+        "cosine": lambda: (m.CosineAnnealingScheduler, dict(param_name="lr", **COS)),
+        "piecewise": lambda: (
+            m.PiecewiseLinear,
+            dict(param_name="lr", milestones_values=[(10, 0.5), (20, 0.45), (21, 0.3), (30, 0.1)]),
+        ),
+        "lr-steplr": lambda: (m.LRScheduler, dict(lr_scheduler=tl.StepLR(make_optimizer(), 3))),
+        "concat": lambda: (m.ConcatScheduler, dict(schedulers=concat(), durations=[10])),
+        "param-groups": lambda: (m.ParamGroupScheduler, dict(schedulers=two_groups(False))),
+        "plateau": lambda: (
+            m.ReduceLROnPlateauScheduler,
+            dict(metric_values=PLATEAU_METRIC, init_lr=1.0, factor=0.5, patience=1, cooldown=1),
+        ),
+        "batch-size": lambda: (m.BatchSizeScheduler, dict(scheduler_fn=lambda i: 8 + 4 * i)),
+    }
+
+
+LIN = dict(start_value=1.0, end_value=0.0, cycle_size=10)
+COS = dict(start_value=1.0, end_value=0.0, cycle_size=7, cycle_mult=2)
+PLATEAU_METRIC = [5.0, 4.0, 4.5, 4.2, 4.1, 3.0, 3.5, 3.6, 3.7, 3.8, 3.9, 2.0, 2.5, 2.6, 2.7, 2.8]
+
+
+@pytest.mark.parametrize("name", list(simulation_cases(mps)))
+@pytest.mark.filterwarnings("ignore:Detected call of")
+def test_simulate_values_equal_ignites(name):
+    ips = pytest.importorskip("ignite.handlers.param_scheduler")
+    n = len(PLATEAU_METRIC)
+    cls, kwargs = simulation_cases(ips)[name]()
+    expected = cls.simulate_values(n, **kwargs)
+    cls, kwargs = simulation_cases(mps)[name]()
+    got = cls.simulate_values(n, **kwargs)
+    assert [row[0] for row in got] == list(range(n))
+    np.testing.assert_allclose(np.array(got, dtype=float), np.array(expected, dtype=float))
+
+
+@pytest.mark.parametrize("name", ["linear", "cosine", "piecewise", "lr-steplr", "concat"])
+@pytest.mark.filterwarnings("ignore:Detected call of")
+def test_simulate_values_are_what_a_run_sets(name):
+    cls, kwargs = simulation_cases(mps)[name]()
+    simulated = cls.simulate_values(20, **kwargs)
+    if "lr_scheduler" in kwargs:
+        optimizer = kwargs["lr_scheduler"].optimizer
+    elif "schedulers" in kwargs:
+        optimizer = kwargs["schedulers"][0].optimizer
+    else:
+        optimizer = kwargs["optimizer"] = make_optimizer()
+    scheduler = cls(**kwargs)  # the simulation left the schedulers as they were
+    trainer = Engine(lambda engine, batch: optimizer.param_groups[0]["lr"])
+    seen = []
+    trainer.add_event_handler(Events.ITERATION_STARTED, scheduler)
+    trainer.add_event_handler(Events.ITERATION_COMPLETED, lambda e: seen.append(e.state.output))
+    trainer.run([0] * 10, max_epochs=2)
+    assert seen == pytest.approx([v for _, v in simulated])
+
+
+def test_param_group_simulation_lists_what_each_scheduler_sets():
+    opt = make_optimizer(groups=2)
+    schedulers = [
+        PiecewiseLinear(opt, "lr", [(0, 0.0), (6, 1.0)], param_group_index=0),
+        CosineAnnealingScheduler(opt, "lr", 1.0, 0.0, 5, param_group_index=1),
+    ]
+    rows = ParamGroupScheduler.simulate_values(8, schedulers)
+    # by hand: a line 0 -> 1 over 6 events, and a cosine 1 -> 0 restarting every 5
+    line = [min(i / 6, 1.0) for i in range(8)]
+    cos = [(1 + math.cos(math.pi * (i % 5) / 5)) / 2 for i in range(8)]
+    np.testing.assert_allclose(rows, [[i, line[i], cos[i]] for i in range(8)])
+    assert [g["lr"] for g in opt.param_groups] == [0.1, 0.2]  # untouched
+    trainer = Engine(lambda engine, batch: [g["lr"] for g in opt.param_groups])
+    ParamGroupScheduler(schedulers).attach(trainer)
+    seen = []
+    trainer.add_event_handler(Events.ITERATION_COMPLETED, lambda e: seen.append(e.state.output))
+    trainer.run([0] * 8)
+    np.testing.assert_allclose(seen, [row[1:] for row in rows])
+
+
+def test_plot_values_without_matplotlib_says_how_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)  # as if not installed
+    with pytest.raises(ModuleNotFoundError, match="requires matplotlib.*pip install matplotlib"):
+        LinearCyclicalScheduler.plot_values(10, param_name="lr", **LIN)
+    with pytest.raises(ImportError, match="pip install matplotlib"):
+        ParamGroupScheduler.plot_values(4, schedulers=simulation_cases(mps)["param-groups"]()[1])
+
+
+@pytest.mark.parametrize("name", list(simulation_cases(mps)))
+@pytest.mark.filterwarnings("ignore:Detected call of")
+def test_plot_values_draws_the_simulated_values(name):
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cls, kwargs = simulation_cases(mps)[name]()
+    rows = cls.simulate_values(16, **kwargs)
+    cls, kwargs = simulation_cases(mps)[name]()
+    plt.figure()
+    lines = cls.plot_values(16, **kwargs)
+    assert len(lines) == len(rows[0]) - 1
+    for i, line in enumerate(lines):
+        assert list(line.get_xdata()) == list(range(16))
+        assert list(line.get_ydata()) == pytest.approx([row[i + 1] for row in rows])
+    plt.close("all")
+
+
+# ---------------------------------------------------------------- ReduceLROnPlateauScheduler
+
+
+def plateau_reference(metrics, lr, mode, factor, patience, threshold, threshold_mode, cooldown):
+    """torch's rule, written out: the rate after each call."""
+    best, bad, cool, out = (math.inf if mode == "min" else -math.inf), 0, 0, []
+    for m in metrics:
+        if mode == "min":
+            bar = best * (1 - threshold) if threshold_mode == "rel" else best - threshold
+            better = m < bar
+        else:
+            bar = best * (1 + threshold) if threshold_mode == "rel" else best + threshold
+            better = m > bar
+        best, bad = (m, 0) if better else (best, bad + 1)
+        if cool > 0:
+            cool, bad = cool - 1, 0
+        if bad > patience:
+            lr, cool, bad = lr * factor, cooldown, 0
+        out.append(lr)
+    return out
+
+
+PLATEAU_CASES = {
+    "min-rel": dict(mode="min", factor=0.5, patience=1, threshold=0.05, threshold_mode="rel"),
+    "min-abs-cooldown": dict(
+        mode="min", factor=0.3, patience=0, threshold=0.2, threshold_mode="abs", cooldown=2
+    ),
+    "max-abs": dict(mode="max", factor=0.5, patience=2, threshold=0.1, threshold_mode="abs"),
+    "max-rel": dict(mode="max", factor=0.1, patience=1, threshold=0.01, threshold_mode="rel"),
+}
+PLATEAU_SCORES = [0.5, 0.6, 0.58, 0.61, 0.7, 0.69, 0.69, 0.72, 0.4, 0.9, 0.9, 0.9, 0.91, -0.3]
+
+
+def run_plateau(m, engine_cls, events, kwargs, use_attach, **extra):
+    """Trainer + evaluator: the scheduler sees the evaluator's metric after each epoch."""
+    opt = make_optimizer(lr=1.0, groups=2)
+    trainer = engine_cls(lambda engine, batch: None)
+    evaluator = engine_cls(lambda engine, batch: None)
+    scores = iter(PLATEAU_SCORES)
+
+    @evaluator.on(events.COMPLETED)
+    def compute(engine):
+        engine.state.metrics["score"] = next(scores)
+
+    scheduler = m.ReduceLROnPlateauScheduler(
+        opt, "score", trainer=trainer, save_history=True, **kwargs, **extra
+    )
+    if use_attach:
+        scheduler.attach(evaluator, events.COMPLETED)
+    else:
+        evaluator.add_event_handler(events.COMPLETED, scheduler)
+    trainer.add_event_handler(events.EPOCH_COMPLETED, lambda: evaluator.run([0]))
+    trainer.run([0, 0], max_epochs=len(PLATEAU_SCORES))
+    return trainer.state.param_history["lr"], opt
+
+
+@pytest.mark.parametrize("name", list(PLATEAU_CASES))
+def test_reduce_lr_on_plateau_follows_torchs_rule(name):
+    kwargs = PLATEAU_CASES[name]
+    history, _ = run_plateau(mps, Engine, Events, kwargs, use_attach=True)
+    full = dict(threshold_mode="rel", cooldown=0) | kwargs
+    expected = plateau_reference(PLATEAU_SCORES, 1.0, **full)
+    assert [h[0] for h in history] == pytest.approx(expected)
+    assert [h[1] for h in history] == pytest.approx([2 * v for v in expected])  # group 1: lr 2
+    assert len(set(expected)) > 2  # the scenario does reduce, more than once
+
+
+@pytest.mark.parametrize("name", list(PLATEAU_CASES))
+@pytest.mark.parametrize("use_attach", [True, False])
+def test_reduce_lr_on_plateau_equals_ignite(name, use_attach):
+    ignite_engine = pytest.importorskip("ignite.engine")
+    ips = pytest.importorskip("ignite.handlers.param_scheduler")
+    kwargs = PLATEAU_CASES[name] | {"param_group_index": 0, "min_lr": 0.01}
+    expected, iopt = run_plateau(
+        ips, ignite_engine.Engine, ignite_engine.Events, kwargs, use_attach
+    )
+    got, opt = run_plateau(mps, Engine, Events, kwargs, use_attach)
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+    assert opt.param_groups[1]["lr"] == iopt.param_groups[1]["lr"] == 2.0  # not driven
+
+
+def test_reduce_lr_on_plateau_min_lr_and_eps():
+    opt = make_optimizer(lr=1.0, groups=2)
+    scheduler = ReduceLROnPlateauScheduler(
+        opt, "loss", factor=0.5, patience=0, min_lr=[0.3, 0.0], eps=0.1
+    )
+    evaluator = Engine(lambda engine, batch: None)
+    evaluator.state.metrics = {"loss": 1.0}
+    seen = []
+    for _ in range(6):
+        scheduler(evaluator)
+        seen.append([g["lr"] for g in opt.param_groups])
+    # group 0 stops at its min_lr; group 1 halves until a step would change it by <= eps
+    assert seen == [
+        [1.0, 2.0],
+        [0.5, 1.0],
+        [0.3, 0.5],
+        [0.3, 0.25],
+        [0.3, 0.125],
+        [0.3, 0.125],
+    ]
+
+
+def test_reduce_lr_on_plateau_state_dict_resumes_exactly():
+    metrics = [3.0, 2.0, 2.5, 2.4, 2.6, 1.0, 1.5, 1.4, 1.6, 1.7]
+
+    def scheduler_for(opt):
+        return ReduceLROnPlateauScheduler(opt, "m", factor=0.5, patience=1, cooldown=1)
+
+    def drive(scheduler, values):
+        evaluator = Engine(lambda engine, batch: None)
+        out = []
+        for v in values:
+            evaluator.state.metrics["m"] = v
+            scheduler(evaluator)
+            out.append(scheduler.optimizer.param_groups[0]["lr"])
+        return out
+
+    full = drive(scheduler_for(make_optimizer(lr=1.0)), metrics)
+    opt = make_optimizer(lr=1.0)
+    first = scheduler_for(opt)
+    head = drive(first, metrics[:4])
+    saved = first.state_dict(), opt.state_dict()
+    assert {"metric_name", "best", "num_bad_epochs", "cooldown_counter"} <= set(saved[0])
+    opt2 = make_optimizer(lr=1.0)
+    opt2.load_state_dict(saved[1])
+    second = scheduler_for(opt2)
+    second.load_state_dict(saved[0])
+    assert head + drive(second, metrics[4:]) == full
+
+
+def test_reduce_lr_on_plateau_errors():
+    opt = make_optimizer(groups=2)
+    with pytest.raises(TypeError, match="When param_group_index is given, min_lr should be a"):
+        ReduceLROnPlateauScheduler(opt, "acc", min_lr=[1e-7, 1e-8], param_group_index=0)
+    with pytest.raises(ValueError, match="min_lr should have 2 values, got"):
+        ReduceLROnPlateauScheduler(opt, "acc", min_lr=[1e-7])
+    with pytest.raises(ValueError, match="Factor should be < 1.0"):
+        ReduceLROnPlateauScheduler(opt, "acc", factor=1.5)
+    with pytest.raises(ValueError, match="mode should be 'min' or 'max', but given 'up'"):
+        ReduceLROnPlateauScheduler(opt, "acc", mode="up")
+    with pytest.raises(ValueError, match="threshold_mode should be 'rel' or 'abs'"):
+        ReduceLROnPlateauScheduler(opt, "acc", threshold_mode="pct")
+    with pytest.warns(UserWarning, match="verbose"):
+        ReduceLROnPlateauScheduler(opt, "acc", verbose=True)
+    with pytest.raises(
+        ValueError, match="Argument engine should have in its 'state', attribute 'metrics'"
+    ):
+        ReduceLROnPlateauScheduler(opt, "acc")(Engine(lambda e, b: None))
+    with pytest.raises(ValueError, match="metric_values should be equal to num_events. 6 != 5"):
+        ReduceLROnPlateauScheduler.simulate_values(5, [0.1] * 6, 0.01)
+
+
+# ---------------------------------------------------------------- BatchSizeScheduler
+
+
+def test_batch_size_scheduler_changes_the_next_epochs_batches():
+    from torch.utils.data import DataLoader
+
+    loader = DataLoader(list(range(24)), batch_size=2)
+    trainer = Engine(lambda engine, batch: len(batch))
+    scheduler = BatchSizeScheduler(loader, lambda i: 2 * (i + 1), save_history=True)
+    scheduler.attach(trainer)
+    sizes = []
+    trainer.add_event_handler(Events.ITERATION_COMPLETED, lambda e: sizes.append(e.state.output))
+    trainer.run(loader, max_epochs=3, epoch_length=2)
+    assert sizes == [2, 2, 4, 4, 6, 6]
+    assert trainer.state.param_history["batch_size"] == [2, 4, 6]
+    assert BatchSizeScheduler.simulate_values(3, scheduler_fn=lambda i: 10 + i) == [
+        [0, 10],
+        [1, 11],
+        [2, 12],
+    ]
+
+
+def test_batch_size_scheduler_errors():
+    from torch.utils.data import DataLoader
+
+    with pytest.raises(TypeError, match="dataloader should be torch.utils.data.DataLoader"):
+        BatchSizeScheduler([1, 2], lambda i: 1)
+    with pytest.raises(ValueError, match="should have a BatchSampler"):
+        BatchSizeScheduler(DataLoader([1, 2], batch_size=None), lambda i: 1)
+    with pytest.raises(TypeError, match="scheduler_fn should be callable"):
+        BatchSizeScheduler(DataLoader([1, 2]), 3)
+    with pytest.raises(ValueError, match="should be a positive integer, but given 0"):
+        BatchSizeScheduler(DataLoader([1, 2]), lambda i: 0)(None)
+    with pytest.raises(ValueError, match="must contain 'scheduler_fn'"):
+        BatchSizeScheduler.simulate_values(3)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 
 import pytest
 import torch
@@ -40,18 +41,62 @@ def first_non_finite(lr: float, n: int) -> int:
     return next(i + 1 for i, v in enumerate(losses) if not torch.isfinite(v))
 
 
-def test_stops_at_the_first_infinite_loss(caplog):
+STAMP = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}"
+
+
+def test_stops_at_the_first_infinite_loss(capsys):
     expected = first_non_finite(lr=10.0, n=200)
     trainer = diverging_trainer(lr=10.0)
     trainer.add_event_handler(Events.ITERATION_COMPLETED, TerminateOnNan())
     completed = []
     trainer.add_event_handler(Events.COMPLETED, lambda e: completed.append(True))
-    with caplog.at_level(logging.WARNING):
-        state = trainer.run([1.0] * 200)
+    capsys.readouterr()
+    state = trainer.run([1.0] * 200)
     assert 1 < state.iteration == expected < 200
     assert not torch.isfinite(state.output)
     assert completed == [True]  # a clean termination
-    assert "contains NaN or Inf. Stop training" in caplog.text
+    # on stderr with no logging set up, as Ignite's; once (Ignite 0.5.5 prints it twice)
+    name = "miniengine.handlers.terminate_on_nan.TerminateOnNan"
+    assert re.fullmatch(
+        rf"{STAMP} {name} WARNING: TerminateOnNan: Output 'tensor\(inf\)' contains NaN or Inf. "
+        "Stop training\n",
+        capsys.readouterr().err,
+    )
+
+
+def test_same_message_as_ignite():
+    ignite_handlers = pytest.importorskip("ignite.handlers")
+    ignite_engine = pytest.importorskip("ignite.engine")
+    messages = []
+    for handler_cls, engine_cls, events in (
+        (ignite_handlers.TerminateOnNan, ignite_engine.Engine, ignite_engine.Events),
+        (TerminateOnNan, Engine, Events),
+    ):
+        handler = handler_cls(output_transform=lambda out: {"loss": [out, 1.0]})
+        engine = engine_cls(lambda engine, batch: batch)
+        engine.add_event_handler(events.ITERATION_COMPLETED, handler)
+        records = records_of(handler.logger, engine.run, [1.0, float("nan"), 2.0])
+        messages.append([(r.levelname, r.getMessage(), r.name.split(".", 1)[1]) for r in records])
+    assert messages[0] == messages[1]
+    assert messages[1][0][1] == (
+        "TerminateOnNan: Output '{'loss': [nan, 1.0]}' contains NaN or Inf. Stop training"
+    )
+
+
+def records_of(logger: logging.Logger, run, *args, **kwargs) -> list[logging.LogRecord]:
+    """The records ``logger`` handles during ``run(*args, **kwargs)``, DEBUG included."""
+    got: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = got.append  # type: ignore[method-assign]
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        run(*args, **kwargs)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    return got
 
 
 def test_nan_from_a_poisoned_batch_and_output_transform():

@@ -8,6 +8,7 @@ the handler then sees is exactly what it would see after that much real time.
 from __future__ import annotations
 
 import logging
+import re
 
 import pytest
 
@@ -15,23 +16,64 @@ from miniengine.engine import Engine, Events
 from miniengine.handlers import TimeLimit
 
 
-def test_a_spent_budget_stops_at_the_next_event(caplog):
-    limit = TimeLimit(limit_sec=5)
-    trainer = Engine(lambda e, b: None)
-    trainer.add_event_handler(Events.ITERATION_COMPLETED, limit)
-
-    @trainer.on(Events.ITERATION_COMPLETED(once=4))
+def spend(limit, trainer, engine_events) -> None:
+    @trainer.on(engine_events.ITERATION_COMPLETED(once=4))
     def five_seconds_later(engine):
         limit.start_time -= 6  # as if the run had taken 6 s so far
 
+
+def test_a_spent_budget_stops_at_the_next_event(capsys):
+    limit = TimeLimit(limit_sec=5)
+    trainer = Engine(lambda e, b: None)
+    trainer.add_event_handler(Events.ITERATION_COMPLETED, limit)
+    spend(limit, trainer, Events)
     completed = []
     trainer.add_event_handler(Events.COMPLETED, lambda e: completed.append(e.state.iteration))
-    with caplog.at_level(logging.INFO):
-        state = trainer.run(range(10), max_epochs=3)
+    capsys.readouterr()
+    state = trainer.run(range(10), max_epochs=3)
     # handlers run in order: the limit sees the shift from iteration 5 on
     assert state.iteration == 5
     assert completed == [5]
-    assert "Reached the time limit: 5 sec. Stop training" in caplog.text
+    # on stderr with no logging set up, as Ignite's
+    assert re.fullmatch(
+        r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} miniengine.handlers.time_limit.TimeLimit INFO: "
+        r"Reached the time limit: 5 sec. Stop training\n",
+        capsys.readouterr().err,
+    )
+
+
+def test_same_stop_and_message_as_ignite():
+    ignite_handlers = pytest.importorskip("ignite.handlers")
+    ignite_engine = pytest.importorskip("ignite.engine")
+    seen = []
+    for handler_cls, engine_cls, events in (
+        (ignite_handlers.TimeLimit, ignite_engine.Engine, ignite_engine.Events),
+        (TimeLimit, Engine, Events),
+    ):
+        limit = handler_cls(limit_sec=5)
+        trainer = engine_cls(lambda e, b: None)
+        trainer.add_event_handler(events.ITERATION_COMPLETED, limit)
+        spend(limit, trainer, events)
+        records = records_of(limit.logger, trainer.run, range(10), max_epochs=3)
+        logged = [(r.levelname, r.getMessage(), r.name.split(".", 1)[1]) for r in records]
+        seen.append((trainer.state.iteration, logged))
+    assert seen[0] == seen[1]
+
+
+def records_of(logger: logging.Logger, run, *args, **kwargs) -> list[logging.LogRecord]:
+    """The records ``logger`` handles during ``run(*args, **kwargs)``, DEBUG included."""
+    got: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = got.append  # type: ignore[method-assign]
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        run(*args, **kwargs)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    return got
 
 
 def test_within_budget_nothing_happens():

@@ -2,14 +2,38 @@
 
 from __future__ import annotations
 
-import logging
+import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 from miniengine.engine import Engine, Events
+from miniengine.utils import setup_logger
 
 __all__ = ["EarlyStopping"]
+
+
+def _warn_old_name(old: str, new: str) -> None:
+    warnings.warn(
+        f"'{old}' is deprecated and will be removed in a future version. Please use '{new}' "
+        "instead.",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+
+
+def _old_name(old: str, new: str) -> Any:
+    """A property ``old`` that reads and writes attribute ``new``, warning each time."""
+
+    def get(self: Any) -> Any:
+        _warn_old_name(old, new)
+        return getattr(self, new)
+
+    def set(self: Any, value: Any) -> None:
+        _warn_old_name(old, new)
+        setattr(self, new, value)
+
+    return property(get, set)
 
 
 class EarlyStopping:
@@ -22,7 +46,8 @@ class EarlyStopping:
     becomes the new best and resets the counter; anything else counts one. Without
     ``cumulative``, a score that is better than the best by less than the threshold still
     becomes the new best (so slow, steady progress stops training); with it, the best only
-    moves on a real improvement.
+    moves on a real improvement. Stopping logs "EarlyStopping: Stop training" at INFO on stderr
+    (logger ``miniengine.handlers.early_stopping.EarlyStopping``, made by ``setup_logger``).
 
     Args:
         patience: calls without improvement to tolerate before stopping (>= 1).
@@ -32,9 +57,9 @@ class EarlyStopping:
         cumulative: measure the change from the best score, not from the last one.
         threshold_mode: ``"abs"`` or ``"rel"``, see above.
         mode: ``"max"`` or ``"min"``.
-        min_delta: older name of ``threshold``; overrides it when given.
-        min_delta_mode: older name of ``threshold_mode``; overrides it when given.
-        cumulative_delta: older name of ``cumulative``; overrides it when given.
+        min_delta: deprecated name of ``threshold``; overrides it when given.
+        min_delta_mode: deprecated name of ``threshold_mode``; overrides it when given.
+        cumulative_delta: deprecated name of ``cumulative``; overrides it when given.
 
     Example:
         >>> from miniengine.engine import Engine, Events
@@ -65,9 +90,15 @@ class EarlyStopping:
             raise ValueError("Argument patience should be positive integer.")
         if not isinstance(trainer, Engine):
             raise TypeError("Argument trainer should be an instance of Engine.")
-        threshold = threshold if min_delta is None else min_delta
-        threshold_mode = threshold_mode if min_delta_mode is None else min_delta_mode
-        cumulative = cumulative if cumulative_delta is None else cumulative_delta
+        if min_delta is not None:
+            _warn_old_name("min_delta", "threshold")
+            threshold = min_delta
+        if min_delta_mode is not None:
+            _warn_old_name("min_delta_mode", "threshold_mode")
+            threshold_mode = min_delta_mode
+        if cumulative_delta is not None:
+            _warn_old_name("cumulative_delta", "cumulative")
+            cumulative = cumulative_delta
         if threshold < 0.0:
             raise ValueError("Argument threshold should not be a negative number.")
         if threshold_mode not in ("abs", "rel"):
@@ -83,16 +114,13 @@ class EarlyStopping:
         self.mode = mode
         self.counter = 0
         self.best_score: float | None = None
-        self.logger = logging.getLogger(f"{__name__}.{type(self).__name__}")
+        # as Ignite's: "EarlyStopping: Stop training" reaches stderr without any logging set-up
+        self.logger = setup_logger(f"{__name__}.{type(self).__name__}")
 
-    # The older argument names stay readable and writable as attributes.
-    min_delta = property(lambda self: self.threshold, lambda self, v: setattr(self, "threshold", v))
-    min_delta_mode = property(
-        lambda self: self.threshold_mode, lambda self, v: setattr(self, "threshold_mode", v)
-    )
-    cumulative_delta = property(
-        lambda self: self.cumulative, lambda self, v: setattr(self, "cumulative", v)
-    )
+    # The older argument names stay readable and writable as attributes, with a warning.
+    min_delta = _old_name("min_delta", "threshold")
+    min_delta_mode = _old_name("min_delta_mode", "threshold_mode")
+    cumulative_delta = _old_name("cumulative_delta", "cumulative")
 
     def __call__(self, engine: Engine) -> None:
         score = self.score_function(engine)

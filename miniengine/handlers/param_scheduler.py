@@ -21,16 +21,20 @@ import numbers
 import warnings
 from abc import ABC, abstractmethod
 from bisect import bisect_right
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any, Literal
 
 import torch
 from torch.optim.lr_scheduler import LRScheduler as TorchLRScheduler
 from torch.optim.lr_scheduler import ReduceLROnPlateau
+from torch.utils.data import BatchSampler, DataLoader
 
 from miniengine.engine import Engine, Events
 
 __all__ = [
+    "BaseParamScheduler",
+    "BatchSizeScheduler",
     "ConcatScheduler",
     "CosineAnnealingScheduler",
     "CyclicalScheduler",
@@ -39,6 +43,7 @@ __all__ = [
     "ParamGroupScheduler",
     "ParamScheduler",
     "PiecewiseLinear",
+    "ReduceLROnPlateauScheduler",
     "create_lr_scheduler_with_warmup",
 ]
 
@@ -69,54 +74,40 @@ def _check_state_dict(state_dict: Any, keys: Sequence[str]) -> None:
             )
 
 
-class ParamScheduler(ABC):
-    """Base class: sets ``optimizer.param_groups[i][param_name]`` to ``get_param()`` per event.
+class BaseParamScheduler(ABC):
+    """Base class of every scheduler: a value per event, from its own counter ``event_index``.
 
-    Subclasses implement ``get_param()`` from ``self.event_index`` and list the attributes that
-    define their state in ``_state_attrs``; ``state_dict()`` and ``load_state_dict()`` then
-    save and restore exactly those (an attribute that has its own ``state_dict`` is saved
+    Subclasses implement ``get_param()`` and ``simulate_values()``, and list the attributes
+    that define their state in ``_state_attrs``; ``state_dict()`` and ``load_state_dict()``
+    then save and restore exactly those (an attribute that has its own ``state_dict`` is saved
     through it).
 
     Args:
-        optimizer: a ``torch.optim.Optimizer``, or any object with a ``param_groups`` list.
-        param_name: the key to set in each parameter group, e.g. ``"lr"`` or ``"momentum"``.
+        param_name: the name of the value, e.g. ``"lr"`` or ``"batch_size"``.
         save_history: also append the values set at each event to
-            ``engine.state.param_history[param_name]`` (one list per event, one value per group).
-        param_group_index: drive only this parameter group (default: all of them).
+            ``engine.state.param_history[param_name]``.
 
     Example:
-        >>> import torch
-        >>> class Halving(ParamScheduler):
+        >>> class Doubling(BaseParamScheduler):
         ...     def get_param(self):
-        ...         return 1.0 / 2**self.event_index
-        >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
-        >>> scheduler = Halving(opt, "lr")
-        >>> for _ in range(3):
-        ...     scheduler(None)
-        >>> opt.param_groups[0]["lr"]
-        0.25
+        ...         return 2**self.event_index
+        ...     @classmethod
+        ...     def simulate_values(cls, num_events, **kwargs):
+        ...         scheduler, values = cls("n"), []
+        ...         for i in range(num_events):
+        ...             values.append([i, scheduler.get_param()])
+        ...             scheduler.event_index += 1
+        ...         return values
+        >>> Doubling.simulate_values(3)
+        [[0, 1], [1, 2], [2, 4]]
     """
 
-    _state_attrs: tuple[str, ...] = (
-        "event_index",
-        "param_name",
-        "save_history",
-        "param_group_index",
-    )
+    _state_attrs: tuple[str, ...] = ("event_index", "param_name", "save_history")
 
-    def __init__(
-        self,
-        optimizer: torch.optim.Optimizer,
-        param_name: str,
-        save_history: bool = False,
-        param_group_index: int | None = None,
-    ):
-        _check_optimizer(optimizer)
-        self.optimizer = optimizer
+    def __init__(self, param_name: str, save_history: bool = False):
         self.param_name = param_name
         self.event_index = 0
         self._save_history = save_history
-        self.param_group_index = param_group_index
 
     @property
     def save_history(self) -> bool:
@@ -127,59 +118,35 @@ class ParamScheduler(ABC):
     def save_history(self, value: bool) -> None:
         self._save_history = value
 
-    @property
-    def optimizer_param_groups(self) -> list[dict[str, Any]]:
-        """The parameter groups this scheduler writes to."""
-        if self.param_group_index is None:
-            return self.optimizer.param_groups
-        return [self.optimizer.param_groups[self.param_group_index]]
-
     @abstractmethod
-    def get_param(self) -> float | list[float]:
+    def get_param(self) -> Any:
         """The value for the current ``event_index``: one number, or one per parameter group."""
 
-    def _get_param(self) -> float | list[float]:
-        return self.get_param()
+    @classmethod
+    @abstractmethod
+    def simulate_values(cls, num_events: int, **scheduler_kwargs: Any) -> list[list[Any]]:
+        """Values over ``num_events`` events, as ``[index, value, ...]`` rows."""
 
-    def __call__(self, engine: Engine | None, name: str | None = None) -> None:
-        value = self._get_param()
-        groups = self.optimizer_param_groups
-        if isinstance(value, list):
-            if len(value) != len(groups):
-                raise ValueError(
-                    "size of value is different than optimizer_param_groups "
-                    f"{len(value)} != {len(groups)}"
-                )
-            for group, v in zip(groups, value, strict=True):
-                group[self.param_name] = v
-        else:
-            for group in groups:
-                group[self.param_name] = value
-        if self.save_history and engine is not None:
-            histories = getattr(engine.state, "param_history", None)
-            if histories is None:
-                histories = engine.state.param_history = {}  # type: ignore[attr-defined]
-            history = histories.setdefault(name or self.param_name, [])
-            history.append([group[self.param_name] for group in groups])
-        self.event_index += 1
+    @classmethod
+    def plot_values(cls, num_events: int, **scheduler_kwargs: Any) -> Any:
+        """Plot ``simulate_values(num_events, **scheduler_kwargs)`` with matplotlib.
 
-    def attach(self, engine: Engine, event: Any = Events.ITERATION_STARTED) -> None:
-        """Call this scheduler on ``event`` of ``engine``.
+        matplotlib is imported only here (``pip install matplotlib``).
 
         Args:
-            engine: the trainer.
-            event: when to update the value (default ``Events.ITERATION_STARTED``).
+            num_events: how many events to simulate.
+            scheduler_kwargs: as for ``simulate_values``.
+
+        Returns:
+            the lines that ``matplotlib.pyplot.plot`` drew.
 
         Example:
-            >>> import torch
-            >>> from miniengine.engine import Engine
-            >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.0)
-            >>> trainer = Engine(lambda engine, batch: opt.param_groups[0]["lr"])
-            >>> PiecewiseLinear(opt, "lr", [(0, 0.0), (4, 1.0)]).attach(trainer)
-            >>> trainer.run([0] * 3).output
-            0.5
+            >>> PiecewiseLinear.plot_values(  # doctest: +SKIP
+            ...     50, param_name="lr", milestones_values=[(0, 0.0), (10, 0.1), (50, 0.0)])
         """
-        engine.add_event_handler(event, self)
+        plt = _pyplot()
+        values = cls.simulate_values(num_events, **scheduler_kwargs)
+        return _plot(plt, values, scheduler_kwargs.get("param_name", "learning rate"))
 
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue the schedule exactly where it is.
@@ -223,13 +190,128 @@ class ParamScheduler(ABC):
             else:
                 setattr(self, name, copy.deepcopy(value))
 
+
+def _pyplot() -> Any:
+    try:
+        import matplotlib.pyplot as plt  # type: ignore[import-not-found, unused-ignore]
+    except ImportError as e:
+        raise ModuleNotFoundError(
+            "This method requires matplotlib to be installed: pip install matplotlib"
+        ) from e
+    return plt
+
+
+def _plot(plt: Any, rows: list[list[Any]], label: str) -> Any:
+    """One line per value column of ``simulate_values`` rows ``[index, value, ...]``."""
+    steps = [row[0] for row in rows]
+    columns = list(zip(*[_flatten(row[1:]) for row in rows], strict=True))
+    lines = []
+    for i, column in enumerate(columns):
+        name = label if len(columns) == 1 else f"{label} {i}"
+        lines += plt.plot(steps, column, label=name)
+    plt.legend()
+    plt.grid(which="both")
+    return lines
+
+
+def _flatten(values: list[Any]) -> list[Any]:
+    return [v for value in values for v in (value if isinstance(value, list) else [value])]
+
+
+class ParamScheduler(BaseParamScheduler):
+    """Base class: sets ``optimizer.param_groups[i][param_name]`` to ``get_param()`` per event.
+
+    Args:
+        optimizer: a ``torch.optim.Optimizer``, or any object with a ``param_groups`` list.
+        param_name: the key to set in each parameter group, e.g. ``"lr"`` or ``"momentum"``.
+        save_history: also append the values set at each event to
+            ``engine.state.param_history[param_name]`` (one list per event, one value per group).
+        param_group_index: drive only this parameter group (default: all of them).
+
+    Example:
+        >>> import torch
+        >>> class Halving(ParamScheduler):
+        ...     def get_param(self):
+        ...         return 1.0 / 2**self.event_index
+        >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+        >>> scheduler = Halving(opt, "lr")
+        >>> for _ in range(3):
+        ...     scheduler(None)
+        >>> opt.param_groups[0]["lr"]
+        0.25
+    """
+
+    _state_attrs = BaseParamScheduler._state_attrs + ("param_group_index",)
+
+    def __init__(
+        self,
+        optimizer: torch.optim.Optimizer,
+        param_name: str,
+        save_history: bool = False,
+        param_group_index: int | None = None,
+    ):
+        super().__init__(param_name, save_history)
+        _check_optimizer(optimizer)
+        self.optimizer = optimizer
+        self.param_group_index = param_group_index
+
+    @property
+    def optimizer_param_groups(self) -> list[dict[str, Any]]:
+        """The parameter groups this scheduler writes to."""
+        if self.param_group_index is None:
+            return self.optimizer.param_groups
+        return [self.optimizer.param_groups[self.param_group_index]]
+
+    def _get_param(self) -> float | list[float]:
+        return self.get_param()
+
+    def __call__(self, engine: Engine | None, name: str | None = None) -> None:
+        value = self._get_param()
+        groups = self.optimizer_param_groups
+        if isinstance(value, list):
+            if len(value) != len(groups):
+                raise ValueError(
+                    "size of value is different than optimizer_param_groups "
+                    f"{len(value)} != {len(groups)}"
+                )
+            for group, v in zip(groups, value, strict=True):
+                group[self.param_name] = v
+        else:
+            for group in groups:
+                group[self.param_name] = value
+        if self.save_history and engine is not None:
+            history = _history(engine, name or self.param_name)
+            history.append([group[self.param_name] for group in groups])
+        self.event_index += 1
+
+    def attach(self, engine: Engine, event: Any = Events.ITERATION_STARTED) -> None:
+        """Call this scheduler on ``event`` of ``engine``.
+
+        Args:
+            engine: the trainer.
+            event: when to update the value (default ``Events.ITERATION_STARTED``).
+
+        Example:
+            >>> import torch
+            >>> from miniengine.engine import Engine
+            >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.0)
+            >>> trainer = Engine(lambda engine, batch: opt.param_groups[0]["lr"])
+            >>> PiecewiseLinear(opt, "lr", [(0, 0.0), (4, 1.0)]).attach(trainer)
+            >>> trainer.run([0] * 3).output
+            0.5
+        """
+        engine.add_event_handler(event, self)
+
     @classmethod
     def simulate_values(cls, num_events: int, **scheduler_kwargs: Any) -> list[list[Any]]:
         """Values the scheduler would set over ``num_events`` events, as ``[index, value]``.
 
+        The scheduler is built on a stand-in optimizer, so nothing real changes.
+
         Args:
             num_events: how many events to simulate.
-            scheduler_kwargs: the constructor's arguments, without ``optimizer``.
+            scheduler_kwargs: the constructor's arguments (``optimizer`` and ``save_history``
+                are ignored).
 
         Example:
             >>> PiecewiseLinear.simulate_values(3, param_name="lr",
@@ -245,6 +327,14 @@ class ParamScheduler(ABC):
             scheduler(None)
             values.append([i, scheduler.optimizer_param_groups[0][scheduler.param_name]])
         return values
+
+
+def _history(engine: Engine, name: str) -> list[Any]:
+    """``engine.state.param_history[name]``, created if needed."""
+    histories = getattr(engine.state, "param_history", None)
+    if histories is None:
+        histories = engine.state.param_history = {}  # type: ignore[attr-defined]
+    return histories.setdefault(name, [])
 
 
 class CyclicalScheduler(ParamScheduler):
@@ -595,6 +685,52 @@ class ParamGroupScheduler:
         """Each scheduler's current value."""
         return [s.get_param() for s in self.schedulers]
 
+    @classmethod
+    def simulate_values(
+        cls, num_events: int, schedulers: list[ParamScheduler], **kwargs: Any
+    ) -> list[list[Any]]:
+        """Values over ``num_events`` events as ``[index, value_0, ...]``, one per scheduler.
+
+        The schedulers and their optimizer are restored afterwards.
+
+        Args:
+            num_events: how many events to simulate.
+            schedulers: the schedulers to run together.
+            kwargs: other arguments of the constructor (``names``).
+
+        Example:
+            >>> import torch
+            >>> w, b = torch.zeros(1, requires_grad=True), torch.zeros(1, requires_grad=True)
+            >>> opt = torch.optim.SGD([{"params": [w]}, {"params": [b]}], lr=0.0)
+            >>> ParamGroupScheduler.simulate_values(3, [
+            ...     PiecewiseLinear(opt, "lr", [(0, 0.0), (2, 1.0)], param_group_index=0),
+            ...     PiecewiseLinear(opt, "lr", [(0, 0.0), (2, 0.1)], param_group_index=1)])
+            [[0, 0.0, 0.0], [1, 0.5, 0.05], [2, 1.0, 0.1]]
+        """
+        kwargs.pop("save_history", None)
+        with _restored(schedulers):
+            scheduler = cls(schedulers=schedulers, save_history=False, **kwargs)
+            values = []
+            for i in range(num_events):
+                scheduler(None)
+                row: list[Any] = [i]
+                for s in schedulers:
+                    row.append(_one_or_list([g[s.param_name] for g in s.optimizer_param_groups]))
+                values.append(row)
+        return values
+
+    @classmethod
+    def plot_values(cls, num_events: int, **scheduler_kwargs: Any) -> Any:
+        """Plot ``simulate_values``: one line per scheduler (needs ``pip install matplotlib``).
+
+        Args:
+            num_events: how many events to simulate.
+            scheduler_kwargs: as for ``simulate_values``.
+        """
+        plt = _pyplot()
+        values = cls.simulate_values(num_events, **scheduler_kwargs)
+        return _plot(plt, values, "learning rate")
+
     def attach(self, engine: Engine, event: Any = Events.ITERATION_STARTED) -> None:
         """Call these schedulers on ``event`` of ``engine``.
 
@@ -793,28 +929,40 @@ class ConcatScheduler(ParamScheduler):
                     "Argument param_names should be list or tuple of strings, "
                     f"but given {param_names}"
                 )
-        optimizer = _common(
-            schedulers, "optimizer", "schedulers should be related to same optimizer"
-        )
-        saved = [s.state_dict() for s in schedulers], copy.deepcopy(optimizer.state_dict())
-        history = [s.save_history for s in schedulers]
-        try:
-            with warnings.catch_warnings():
-                # no optimizer.step() happens here, torch would warn about the order of calls
-                warnings.simplefilter("ignore", UserWarning)
-                scheduler = cls(schedulers=schedulers, durations=durations, save_history=False)
-                names = param_names or [scheduler.param_name]
-                values = []
-                for i in range(num_events):
-                    scheduler(None)
-                    groups = scheduler.optimizer_param_groups
-                    values.append([i] + [g[n] for n in names for g in groups])
-        finally:
-            for s, state, h in zip(schedulers, saved[0], history, strict=True):
-                s.load_state_dict(state)
-                s.save_history = h
-            optimizer.load_state_dict(saved[1])
+        _common(schedulers, "optimizer", "schedulers should be related to same optimizer")
+        with _restored(schedulers):
+            scheduler = cls(schedulers=schedulers, durations=durations, save_history=False)
+            names = param_names or [scheduler.param_name]
+            values = []
+            for i in range(num_events):
+                scheduler(None)
+                groups = scheduler.optimizer_param_groups
+                values.append([i] + [g[n] for n in names for g in groups])
         return values
+
+
+@contextmanager
+def _restored(schedulers: Sequence[Any]) -> Iterator[None]:
+    """Put the schedulers and their optimizers back as they were (for ``simulate_values``)."""
+    states = [s.state_dict() for s in schedulers]
+    history = [s.save_history for s in schedulers]
+    optimizers: list[Any] = []
+    for s in schedulers:
+        for opt in s.optimizer if isinstance(s.optimizer, list) else [s.optimizer]:
+            if not any(opt is o for o in optimizers):
+                optimizers.append(opt)
+    saved = [copy.deepcopy(o.state_dict()) for o in optimizers]
+    try:
+        with warnings.catch_warnings():
+            # no optimizer.step() happens here, torch would warn about the order of calls
+            warnings.simplefilter("ignore", UserWarning)
+            yield
+    finally:
+        for s, state, h in zip(schedulers, states, history, strict=True):
+            s.load_state_dict(state)
+            s.save_history = h
+        for opt, state in zip(optimizers, saved, strict=True):
+            opt.load_state_dict(state)
 
 
 def _common(schedulers: Sequence[Any], attr: str, message: str) -> Any:
@@ -842,8 +990,8 @@ class LRScheduler(ParamScheduler):
     ``LinearLR``; rates here are always torch's own.)
 
     Args:
-        lr_scheduler: the torch scheduler (``ReduceLROnPlateau`` needs a metric, use it
-            directly instead).
+        lr_scheduler: the torch scheduler (for ``ReduceLROnPlateau``, which needs a metric,
+            use ``ReduceLROnPlateauScheduler``).
         save_history: also record the values into ``engine.state.param_history``.
         use_legacy: step on the first event too, for a wrapper attached to
             ``ITERATION_COMPLETED`` (as torch's loop steps after each iteration).
@@ -870,8 +1018,8 @@ class LRScheduler(ParamScheduler):
         ):
             raise TypeError(
                 "Argument lr_scheduler should be a subclass of "
-                f"torch.optim.lr_scheduler.{TorchLRScheduler.__name__} (other than "
-                f"ReduceLROnPlateau), but given {type(lr_scheduler)}"
+                f"torch.optim.lr_scheduler.{TorchLRScheduler.__name__} (for ReduceLROnPlateau "
+                f"use ReduceLROnPlateauScheduler), but given {type(lr_scheduler)}"
             )
         self.lr_scheduler = lr_scheduler
         super().__init__(lr_scheduler.optimizer, "lr", save_history=save_history)
@@ -927,6 +1075,254 @@ class LRScheduler(ParamScheduler):
             lr_scheduler.load_state_dict(saved[0])
             optimizer.load_state_dict(saved[1])
         return values
+
+
+class ReduceLROnPlateauScheduler(ParamScheduler):
+    """Multiply the learning rate by ``factor`` when a metric stops improving.
+
+    Attach it to the evaluator (usually on ``COMPLETED``): each call reads
+    ``engine.state.metrics[metric_name]``. As ``torch.optim.lr_scheduler.ReduceLROnPlateau``:
+    a value improves on the best so far when, with ``mode="min"``, it is below
+    ``best * (1 - threshold)`` (``threshold_mode="rel"``) or ``best - threshold`` (``"abs"``);
+    ``mode="max"`` flips the signs. More than ``patience`` calls in a row without improvement
+    multiply each rate by ``factor`` (not below ``min_lr``; changes smaller than ``eps`` are
+    skipped), then ``cooldown`` calls are not counted.
+
+    Args:
+        optimizer: the optimizer.
+        metric_name: the metric to watch, attached to the engine this scheduler is called on.
+        trainer: the engine whose ``state.param_history`` records the rates (``save_history``).
+        save_history: record the rates after each call into ``trainer.state.param_history``.
+        param_group_index: drive only this parameter group (default: all of them).
+        mode: ``"min"`` (lower is better) or ``"max"``.
+        factor: the multiplier, < 1.
+        patience: calls without improvement tolerated before a reduction.
+        threshold: the smallest change that counts as an improvement.
+        threshold_mode: ``"rel"`` or ``"abs"``, see above.
+        cooldown: calls after a reduction that are not counted.
+        min_lr: the lowest rate: one number, or one per parameter group.
+        eps: skip reductions smaller than this.
+        verbose: not supported (a warning); use ``save_history``.
+
+    Example:
+        >>> values = ReduceLROnPlateauScheduler.simulate_values(
+        ...     6, metric_values=[1.0, 0.5, 0.6, 0.7, 0.8, 0.9], init_lr=0.1,
+        ...     factor=0.5, patience=2)
+        >>> [v for _, v in values]
+        [0.1, 0.1, 0.1, 0.1, 0.05, 0.05]
+    """
+
+    _state_attrs = ParamScheduler._state_attrs + (
+        "metric_name",
+        "best",
+        "num_bad_epochs",
+        "cooldown_counter",
+    )
+
+    def __init__(
+        self,
+        optimizer: torch.optim.Optimizer,
+        metric_name: str,
+        trainer: Engine | None = None,
+        save_history: bool = False,
+        param_group_index: int | None = None,
+        mode: Literal["min", "max"] = "min",
+        factor: float = 0.1,
+        patience: int = 10,
+        threshold: float = 1e-4,
+        threshold_mode: Literal["rel", "abs"] = "rel",
+        cooldown: int = 0,
+        min_lr: float | list[float] = 0.0,
+        eps: float = 1e-8,
+        verbose: bool | None = None,
+    ):
+        super().__init__(optimizer, "lr", save_history, param_group_index)
+        if mode not in ("min", "max"):
+            raise ValueError(f"Argument mode should be 'min' or 'max', but given {mode!r}")
+        if threshold_mode not in ("rel", "abs"):
+            raise ValueError(
+                f"Argument threshold_mode should be 'rel' or 'abs', but given {threshold_mode!r}"
+            )
+        if not 0.0 <= factor < 1.0:
+            raise ValueError(f"Factor should be < 1.0 (and >= 0), but given {factor}")
+        n_groups = len(self.optimizer_param_groups)
+        if isinstance(min_lr, (list, tuple)):
+            if param_group_index is not None:
+                raise TypeError(
+                    "When param_group_index is given, min_lr should be a float, "
+                    f"but given {type(min_lr)}"
+                )
+            if len(min_lr) != n_groups:
+                raise ValueError(f"Argument min_lr should have {n_groups} values, got {min_lr}")
+            self.min_lrs = [float(v) for v in min_lr]
+        else:
+            self.min_lrs = [float(min_lr)] * n_groups
+        if verbose is not None:
+            warnings.warn(
+                "Found verbose=True in provided scheduler_kwargs. "
+                "It would be set to False. Please use save_history instead.",
+                stacklevel=2,
+            )
+        self.metric_name = metric_name
+        self.trainer = trainer
+        self.mode, self.factor, self.patience = mode, factor, patience
+        self.threshold, self.threshold_mode = threshold, threshold_mode
+        self.cooldown, self.eps = cooldown, eps
+        self.best = math.inf if mode == "min" else -math.inf
+        self.num_bad_epochs = 0
+        self.cooldown_counter = 0
+
+    def _improves(self, value: float) -> bool:
+        # torch's formulas, so that a negative best behaves as there (rel: the bar moves
+        # toward 0 with the sign of best)
+        sign = -1.0 if self.mode == "min" else 1.0
+        if self.threshold_mode == "rel":
+            bar = self.best * (1.0 + sign * self.threshold)
+        else:
+            bar = self.best + sign * self.threshold
+        return value < bar if self.mode == "min" else value > bar
+
+    def __call__(self, engine: Engine | None, name: str | None = None) -> None:
+        metrics = getattr(getattr(engine, "state", None), "metrics", None)
+        if not isinstance(metrics, Mapping) or self.metric_name not in metrics:
+            raise ValueError(
+                "Argument engine should have in its 'state', attribute 'metrics' which itself "
+                f"has the metric {self.metric_name}."
+            )
+        value = float(metrics[self.metric_name])
+        if self._improves(value):
+            self.best, self.num_bad_epochs = value, 0
+        else:
+            self.num_bad_epochs += 1
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.num_bad_epochs = 0
+        if self.num_bad_epochs > self.patience:
+            for group, min_lr in zip(self.optimizer_param_groups, self.min_lrs, strict=True):
+                new_lr = max(group["lr"] * self.factor, min_lr)
+                if group["lr"] - new_lr > self.eps:
+                    group["lr"] = new_lr
+            self.cooldown_counter, self.num_bad_epochs = self.cooldown, 0
+        super().__call__(self.trainer, name)
+
+    def get_param(self) -> float | list[float]:
+        """The current rates (one number if there is one group): this scheduler sets them."""
+        return _one_or_list([group["lr"] for group in self.optimizer_param_groups])
+
+    @classmethod
+    def simulate_values(  # type: ignore[override]
+        cls, num_events: int, metric_values: list[float], init_lr: float, **scheduler_kwargs: Any
+    ) -> list[list[Any]]:
+        """Rates over ``num_events`` calls that see ``metric_values``, as ``[index, lr]``.
+
+        Args:
+            num_events: how many calls to simulate.
+            metric_values: the metric at each call (``num_events`` values).
+            init_lr: the rate to start from.
+            scheduler_kwargs: other arguments of the constructor (``optimizer``,
+                ``metric_name`` and ``save_history`` are ignored).
+        """
+        if len(metric_values) != num_events:
+            raise ValueError(
+                "Length of argument metric_values should be equal to num_events. "
+                f"{len(metric_values)} != {num_events}"
+            )
+        for key in ("optimizer", "metric_name", "save_history"):
+            scheduler_kwargs.pop(key, None)
+        optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=init_lr)
+        scheduler = cls(optimizer, "metric", save_history=False, **scheduler_kwargs)
+        engine = Engine(lambda engine, batch: None)
+        values = []
+        for i, metric in enumerate(metric_values):
+            engine.state.metrics["metric"] = metric
+            scheduler(engine)
+            values.append([i, optimizer.param_groups[0]["lr"]])
+        return values
+
+
+class BatchSizeScheduler(BaseParamScheduler):
+    """Set a DataLoader's batch size to ``scheduler_fn(event_index)`` at each event.
+
+    The new size applies from the next pass over the data, so attach it to
+    ``EPOCH_STARTED`` (the default). Note that the engine's ``epoch_length`` stays what it
+    was at the start of the run: give ``epoch_length`` to ``run()`` if the number of batches
+    per epoch should not follow ``len(dataloader)`` of the first epoch.
+
+    Args:
+        dataloader: a ``DataLoader`` with a ``BatchSampler`` (i.e. made with ``batch_size``).
+        scheduler_fn: ``event_index -> batch size`` (a positive int).
+        save_history: record the sizes into ``engine.state.param_history["batch_size"]``.
+
+    Example:
+        >>> from torch.utils.data import DataLoader
+        >>> loader = DataLoader(list(range(8)), batch_size=2)
+        >>> scheduler = BatchSizeScheduler(loader, scheduler_fn=lambda i: 2 * (i + 1))
+        >>> scheduler(None); scheduler(None)
+        >>> [len(batch) for batch in loader]
+        [4, 4]
+    """
+
+    def __init__(
+        self,
+        dataloader: DataLoader,
+        scheduler_fn: Callable[[int], int],
+        save_history: bool = False,
+    ):
+        super().__init__("batch_size", save_history)
+        if not isinstance(dataloader, DataLoader):
+            raise TypeError(
+                "Argument dataloader should be torch.utils.data.DataLoader, "
+                f"but given {type(dataloader)}"
+            )
+        if not isinstance(dataloader.batch_sampler, BatchSampler):
+            raise ValueError(
+                "Argument dataloader should have a BatchSampler, i.e. dataloader.batch_sampler "
+                "should be an instance of torch.utils.data.sampler.BatchSampler"
+            )
+        if not callable(scheduler_fn):
+            raise TypeError(
+                f"Argument scheduler_fn should be callable, but given {type(scheduler_fn)}"
+            )
+        self.dataloader = dataloader
+        self.scheduler_fn = scheduler_fn
+
+    def __call__(self, engine: Engine | None) -> None:
+        size = self.get_param()
+        if not isinstance(size, int) or size < 1:
+            raise ValueError(
+                "Batch size returned by scheduler_fn should be a positive integer, "
+                f"but given {size}"
+            )
+        self.dataloader.batch_sampler.batch_size = size  # type: ignore[union-attr]
+        if self.save_history and engine is not None:
+            _history(engine, self.param_name).append(size)
+        self.event_index += 1
+
+    def get_param(self) -> int:
+        """The batch size for the current ``event_index``."""
+        return self.scheduler_fn(self.event_index)
+
+    def attach(self, engine: Engine, event: Any = Events.EPOCH_STARTED) -> None:
+        """Call this scheduler on ``event`` of ``engine`` (default ``EPOCH_STARTED``).
+
+        Args:
+            engine: the trainer.
+            event: when to change the batch size.
+        """
+        engine.add_event_handler(event, self)
+
+    @classmethod
+    def simulate_values(cls, num_events: int, **scheduler_kwargs: Any) -> list[list[Any]]:
+        """``[index, scheduler_fn(index)]`` for ``num_events`` events.
+
+        Args:
+            num_events: how many events to simulate.
+            scheduler_kwargs: must contain ``scheduler_fn``.
+        """
+        if "scheduler_fn" not in scheduler_kwargs:
+            raise ValueError("Argument scheduler_kwargs must contain 'scheduler_fn'")
+        fn = scheduler_kwargs["scheduler_fn"]
+        return [[i, fn(i)] for i in range(num_events)]
 
 
 def create_lr_scheduler_with_warmup(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import cmath
-import logging
 import math
 import numbers
 from collections.abc import Callable, Mapping, Sequence
@@ -12,6 +11,7 @@ from typing import Any
 import torch
 
 from miniengine.engine import Engine
+from miniengine.utils import setup_logger
 
 __all__ = ["TerminateOnNan"]
 
@@ -42,8 +42,9 @@ class TerminateOnNan:
     """Terminate the engine when its output contains a NaN or an infinite value.
 
     Attach it to ``ITERATION_COMPLETED``. The output may be a number, a tensor, or lists,
-    tuples and dicts of them; one non-finite element anywhere stops the run (a warning is
-    logged on the ``miniengine.handlers.terminate_on_nan.TerminateOnNan`` logger).
+    tuples and dicts of them; one non-finite element anywhere stops the run, with a warning
+    on stderr from the ``miniengine.handlers.terminate_on_nan.TerminateOnNan`` logger (made by
+    ``miniengine.utils.setup_logger``, as Ignite's).
 
     Args:
         output_transform: picks what to check from ``engine.state.output``.
@@ -62,7 +63,7 @@ class TerminateOnNan:
                 f"Argument output_transform should be callable, but given {type(output_transform)}"
             )
         self._output_transform = output_transform
-        self.logger = logging.getLogger(f"{__name__}.{type(self).__name__}")
+        self.logger = setup_logger(f"{__name__}.{type(self).__name__}")
 
     def __call__(self, engine: Engine) -> None:
         output = self._output_transform(engine.state.output)

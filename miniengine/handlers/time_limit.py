@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import logging
 import time
 
 from miniengine.engine import Engine
+from miniengine.utils import setup_logger
 
 __all__ = ["TimeLimit"]
 
@@ -16,7 +16,8 @@ class TimeLimit:
     Attach it to ``ITERATION_COMPLETED`` (or ``EPOCH_COMPLETED``): the run then ends cleanly,
     with ``COMPLETED`` fired, at the first such event past the limit. The clock is
     ``time.monotonic()``, so changes of the system clock do not count; ``start_time`` holds
-    its reading at creation.
+    its reading at creation. Stopping logs "Reached the time limit: ... sec. Stop training" at
+    INFO on stderr (logger ``miniengine.handlers.time_limit.TimeLimit``, from ``setup_logger``).
 
     Args:
         limit_sec: the budget in whole seconds (default 28800, i.e. 8 hours).
@@ -36,7 +37,7 @@ class TimeLimit:
             raise ValueError("Argument limit_sec should be a positive integer.")
         self.limit_sec = limit_sec
         self.start_time = time.monotonic()
-        self.logger = logging.getLogger(f"{__name__}.{type(self).__name__}")
+        self.logger = setup_logger(f"{__name__}.{type(self).__name__}")
 
     def __call__(self, engine: Engine) -> None:
         if time.monotonic() - self.start_time > self.limit_sec:
