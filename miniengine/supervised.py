@@ -52,17 +52,40 @@ def _prepare_batch(
     Tensors nested in lists, tuples and dicts are moved too; strings stay as they are.
 
     Args:
-        batch: a pair ``(x, y)``.
+        batch: a pair ``(x, y)``: a tuple or list of two items.
         device: where to move the tensors; None leaves them where they are.
         non_blocking: asynchronous copy from pinned CPU memory to a GPU.
+
+    Raises:
+        TypeError: ``batch`` is not a pair, e.g. a bare tensor (which would otherwise be split
+            along its first dimension) or a dict.
 
     Example:
         >>> import torch
         >>> _prepare_batch((torch.zeros(2), [torch.ones(1)]))
         (tensor([0., 0.]), [tensor([1.])])
     """
+    if isinstance(batch, (str, bytes, Mapping, torch.Tensor)) or not (
+        isinstance(batch, Sequence) and len(batch) == 2
+    ):
+        raise TypeError(
+            f"The default prepare_batch expects each batch to be a pair (x, y), got "
+            f"{_describe_batch(batch)}. Make the data yield (x, y) pairs (e.g. a DataLoader over "
+            "a TensorDataset(x, y)), or pass prepare_batch=lambda batch, device, non_blocking: "
+            "(x, y) to create_supervised_trainer / create_supervised_evaluator."
+        )
     x, y = batch
     return _to_device(x, device, non_blocking), _to_device(y, device, non_blocking)
+
+
+def _describe_batch(batch: Any) -> str:
+    if isinstance(batch, torch.Tensor):
+        return f"a tensor of shape {tuple(batch.shape)}"
+    if isinstance(batch, Mapping):
+        return f"a {type(batch).__name__} with keys {list(batch)[:10]}"
+    if isinstance(batch, Sequence) and not isinstance(batch, (str, bytes)):
+        return f"a {type(batch).__name__} of length {len(batch)}"
+    return f"a value of type {type(batch).__name__}"
 
 
 def _identity(output: Any) -> Any:
@@ -374,12 +397,12 @@ def create_supervised_trainer(
             "Its Engine resumes at the exact next batch; see docs/resume.md for a bit-identical "
             "resume (RNGState, a per-epoch seeded sampler)."
         )
-    _check_device_and_amp(device, amp_mode)
-    if scaler and amp_mode != "amp":
+    if scaler and amp_mode != "amp":  # checked first, as in Ignite: even amp_mode="apex"
         raise ValueError(
             f"scaler argument is {scaler}, but amp_mode is {amp_mode}. Consider using "
             "amp_mode='amp'."
         )
+    _check_device_and_amp(device, amp_mode)
     grad_scaler = torch.amp.GradScaler(enabled=True) if scaler is True else (scaler or None)
     update = _training_step(
         model, optimizer, loss_fn, device, non_blocking, prepare_batch, model_transform,

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import os
 import random
-import signal
-import subprocess
-import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -185,7 +183,10 @@ def test_load_objects_errors():
         Checkpoint.load_objects({"m": model}, 3)
     with pytest.raises(TypeError, match=r"to_load\['m'\] of type <class 'int'>.*load_state_dict"):
         Checkpoint.load_objects({"m": 3}, {})
-    with pytest.raises(ValueError, match="Key 'o' of to_load is not found"):
+    # Ignite's words first (x is to_load, y the checkpoint), then which entry and what is there
+    with pytest.raises(
+        ValueError, match=r"^Key 'o' from x is not found in y: to_load\['o'\].*\['m'\]"
+    ):
         Checkpoint.load_objects({"m": model, "o": model}, {"m": model.state_dict()})
 
 
@@ -408,8 +409,26 @@ def test_disk_saver_errors(tmp_path):
     with pytest.raises(ValueError, match="Directory path '.*missing' is not found"):
         DiskSaver(tmp_path / "missing", create_dir=False)
     assert DiskSaver(tmp_path / "a" / "b").dirname.is_dir()
-    with pytest.raises(ValueError, match="save_on_rank should be 0.*got 1"):
-        DiskSaver(tmp_path / "c", save_on_rank=1)
+    for rank in (-1, 0.0, "0", True):
+        with pytest.raises(
+            ValueError, match=f"save_on_rank should be a rank, an int >= 0, got {rank!r}"
+        ):
+            DiskSaver(tmp_path / "c", save_on_rank=rank)
+
+
+def test_save_on_another_rank_than_this_process_writes_nothing(tmp_path):
+    # As in Ignite: accepted (the process group may be made later), and only that rank writes.
+    with pytest.warns(UserWarning, match="save_on_rank=1, but this run has 1 process"):
+        saver = DiskSaver(tmp_path / "c", save_on_rank=1)
+    assert not (tmp_path / "c").exists()  # the writing rank creates the directory
+    saver({"w": torch.ones(1)}, "a.pt")
+    with pytest.warns(UserWarning, match="save_on_rank=1"):
+        handler = Checkpoint({"m": nn.Linear(1, 1)}, tmp_path / "d", save_on_rank=1)
+    handler(Engine(lambda e, b: None))
+    assert not (tmp_path / "c").exists() and not (tmp_path / "d").exists()
+    ignite_handlers = pytest.importorskip("ignite.handlers")
+    ignite_handlers.DiskSaver(tmp_path / "e", save_on_rank=1)({"w": torch.ones(1)}, "a.pt")
+    assert not (tmp_path / "e").exists()
 
 
 def test_checkpoint_argument_errors(tmp_path):
@@ -530,12 +549,10 @@ def train(
     ``mode`` "list": a list of batches. "loader": a DataLoader with random augmentations and a
     sampler shuffled by (seed, epoch). Dropout, Adam, a StepLR stepped per iteration, and python
     / numpy random numbers in the loss all take part. ``stop`` is "" (run to the end), or
-    "<how>@<iteration>": "interrupt", "sigkill" after that iteration, or "sigkill_in_save"
-    while writing that iteration's checkpoint.
+    "interrupt@<iteration>". (tests/test_resume.py kills real processes.)
     """
     threads = torch.get_num_threads()
-    # one thread: the same summation order in this process and in the subprocesses below
-    torch.set_num_threads(1)
+    torch.set_num_threads(1)  # the same summation order in every run
     try:
         return _train(mode, ckpt_dir, resume, defer_rng, stop, every)
     finally:
@@ -576,9 +593,9 @@ def _train(mode, ckpt_dir, resume, defer_rng, stop, every):
     }
     if stop:
         how, at = stop.split("@")
-        action = {"interrupt": Engine.interrupt, "sigkill": _sigkill, "sigkill_in_save": _sabotage}
+        assert how == "interrupt"
         # registered before the checkpoint handler: runs just before the save of that iteration
-        trainer.add_event_handler(Events.ITERATION_COMPLETED(once=int(at)), action[how])
+        trainer.add_event_handler(Events.ITERATION_COMPLETED(once=int(at)), Engine.interrupt)
     handler = Checkpoint(to_save, DiskSaver(ckpt_dir, require_empty=False), n_saved=2)
     trainer.add_event_handler(Events.ITERATION_COMPLETED(every=every), handler)
     if resume:
@@ -590,76 +607,10 @@ def _train(mode, ckpt_dir, resume, defer_rng, stop, every):
     return model
 
 
-def _sigkill(engine: Engine) -> None:
-    os.kill(os.getpid(), signal.SIGKILL)
-
-
-def _sabotage(engine: Engine) -> None:
-    """Make the next torch.save write half its file, then SIGKILL the process."""
-    real_save = torch.save
-
-    def save(obj, f, **kwargs):
-        real_save(obj, f, **kwargs)
-        f.truncate(f.tell() // 2)
-        f.flush()
-        os.kill(os.getpid(), signal.SIGKILL)
-
-    torch.save = save
-
-
-def _main() -> None:  # entry point of the subprocesses below
-    mode, ckpt_dir, out, resume, stop = sys.argv[1:6]
-    model = train(mode, Path(ckpt_dir), resume == "resume", stop=stop)
-    torch.save(model.state_dict(), out)
-
-
-def _python(*args: str) -> subprocess.CompletedProcess:
-    code = "import sys; sys.path.insert(0, sys.argv.pop(1)); import test_checkpoint as t; t._main()"
-    return subprocess.run(
-        [sys.executable, "-c", code, str(Path(__file__).parent), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 def _assert_same_weights(expected: dict, actual: dict) -> None:
     assert expected.keys() == actual.keys()
     for key in expected:
         assert torch.equal(expected[key], actual[key]), key
-
-
-# list: 8 batches per epoch, killed after iteration 14; checkpoints 9 and 12 remain, and 12 is
-# 4 batches into epoch 2. loader: 7 batches per epoch, killed while writing the checkpoint of
-# iteration 12 (5 batches into epoch 2); 6 and 9 remain whole (9 is 2 batches into epoch 2),
-# with the partial temporary file of 12 beside them.
-@pytest.mark.parametrize(
-    "mode,stop,kept",
-    [("list", "sigkill@14", [9, 12]), ("loader", "sigkill_in_save@12", [6, 9])],
-)
-def test_sigkill_mid_epoch_then_resume_in_a_fresh_process_is_bit_identical(
-    tmp_path, mode, stop, kept
-):
-    expected = train(mode, tmp_path / "full", resume=False).state_dict()
-    ckpt = tmp_path / "killed"
-    killed = _python(mode, str(ckpt), str(tmp_path / "never.pt"), "new", stop)
-    assert killed.returncode == -signal.SIGKILL, killed.stderr
-    assert not (tmp_path / "never.pt").exists()
-    files = sorted(os.listdir(ckpt))
-    temporary = [name for name in files if name.startswith(".")]
-    assert [name for name in files if name not in temporary] == [
-        f"checkpoint_{i}.pt" for i in sorted(kept, key=str)
-    ]
-    if "in_save" in stop:
-        assert len(temporary) == 1 and temporary[0].startswith(".checkpoint_12.pt.")
-    else:
-        assert temporary == []
-    for i in kept:
-        torch.load(ckpt / f"checkpoint_{i}.pt", weights_only=True)  # whole and loadable
-
-    resumed = _python(mode, str(ckpt), str(tmp_path / "resumed.pt"), "resume", "")
-    assert resumed.returncode == 0, resumed.stderr
-    _assert_same_weights(expected, torch.load(tmp_path / "resumed.pt", weights_only=True))
 
 
 # "shuffle" is DataLoader(shuffle=True): its RandomSampler seeds itself from the torch generator
@@ -687,3 +638,337 @@ def test_interrupted_then_resumed_run_is_bit_identical(
         _assert_same_weights(full, resumed.state_dict())
     else:
         assert not all(torch.equal(full[k], resumed.state_dict()[k]) for k in full)
+
+
+# --------------------------------------------------------------------------- keep the lowest loss
+
+
+def test_score_sign_minus_one_keeps_the_lowest_losses(tmp_path):
+    losses = [0.5, 0.3, 0.4, 0.2, 0.35]
+
+    def run(engine_mod, checkpoint_cls, where):
+        evaluator = engine_mod.Engine(lambda e, b: None)
+        evaluator.add_event_handler(
+            engine_mod.Events.EPOCH_COMPLETED,
+            lambda e: e.state.metrics.update(loss=losses[e.state.epoch - 1]),
+        )
+        score = checkpoint_cls.get_default_score_fn("loss", score_sign=-1.0)
+        handler = checkpoint_cls(
+            {"model": nn.Linear(1, 1)},
+            where,
+            score_function=score,
+            score_name="neg_loss",
+            n_saved=2,
+        )
+        evaluator.add_event_handler(engine_mod.Events.EPOCH_COMPLETED, handler)
+        evaluator.run([0], max_epochs=len(losses))
+        return sorted(os.listdir(where)), Path(handler.last_checkpoint).name
+
+    # the two lowest losses, 0.2 and 0.3, scored -0.2 and -0.3; the best is the lowest
+    expected = (
+        ["model_neg_loss=-0.2000.pt", "model_neg_loss=-0.3000.pt"],
+        "model_neg_loss=-0.2000.pt",
+    )
+    assert run(engine_module, Checkpoint, tmp_path / "ours") == expected
+    ignite_engine = pytest.importorskip("ignite.engine")
+    ignite_handlers = pytest.importorskip("ignite.handlers")
+    assert run(ignite_engine, ignite_handlers.Checkpoint, tmp_path / "ignite") == expected
+
+
+def test_a_nan_score_is_never_saved_nor_kept(tmp_path):
+    scores = iter([float("nan"), 0.5, float("nan"), 0.25, 0.75, float("nan")])
+    engine = Engine(lambda e, b: None)
+    handler = Checkpoint(
+        {"m": nn.Linear(1, 1)}, tmp_path, score_function=lambda e: next(scores), n_saved=2
+    )
+    with pytest.warns(
+        UserWarning,
+        match="score_function returned NaN at iteration 0: this checkpoint is not saved",
+    ):
+        handler(engine)
+    assert os.listdir(tmp_path) == [] and handler.last_checkpoint is None
+    for _ in range(5):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            handler(engine)
+    assert len(caught) == 1  # the last NaN
+    assert sorted(os.listdir(tmp_path)) == ["m_0.5000.pt", "m_0.7500.pt"]
+    assert handler.last_checkpoint == tmp_path / "m_0.7500.pt"
+
+
+# --------------------------------------------------------------------------- restarts
+
+
+def _saves(handler, steps, engine=None):
+    engine = engine or Engine(lambda e, b: None)
+    for step in steps:
+        engine.state.iteration = step
+        handler(engine)
+    return engine
+
+
+def _handler(tmp_path, **kwargs):
+    to_save = kwargs.pop("to_save", {"model": nn.Linear(1, 1), "opt": nn.Linear(1, 1)})
+    return Checkpoint(to_save, DiskSaver(tmp_path, require_empty=False), **kwargs)
+
+
+def test_a_restarted_handler_keeps_n_saved_files(tmp_path):
+    _saves(_handler(tmp_path, n_saved=2), [3, 6, 9])
+    assert sorted(os.listdir(tmp_path)) == ["checkpoint_6.pt", "checkpoint_9.pt"]
+    for step in [12, 15, 18]:
+        handler = _handler(tmp_path, n_saved=2)  # a new process: nothing in memory
+        _saves(handler, [step])
+        assert set(os.listdir(tmp_path)) == {f"checkpoint_{step - 3}.pt", f"checkpoint_{step}.pt"}
+        assert handler.last_checkpoint == tmp_path / f"checkpoint_{step}.pt"
+    # Ignite, for comparison, piles them up
+    ignite_handlers = pytest.importorskip("ignite.handlers")
+    ignite_engine = pytest.importorskip("ignite.engine")
+    for step in [3, 6, 9]:
+        engine = ignite_engine.Engine(lambda e, b: None)
+        engine.state.iteration = step
+        ignite_handlers.Checkpoint(
+            {"model": nn.Linear(1, 1), "opt": nn.Linear(1, 1)},
+            ignite_handlers.DiskSaver(tmp_path / "ignite", require_empty=False),
+            n_saved=2,
+        )(engine)
+    assert len(os.listdir(tmp_path / "ignite")) == 3
+
+
+def test_restart_adopts_only_its_own_names_and_cuts_extras_after_a_save(tmp_path):
+    _saves(_handler(tmp_path, n_saved=None), [3, 6, 9, 12])  # 4 files, e.g. n_saved was larger
+    _saves(_handler(tmp_path, n_saved=None, filename_prefix="best"), [5])
+    _saves(_handler(tmp_path, n_saved=None, to_save={"net": nn.Linear(1, 1)}), [7])
+    (tmp_path / "checkpoint_x.pt").touch()  # not a name this handler writes
+    (tmp_path / "notes.txt").touch()
+    handler = _handler(tmp_path, n_saved=2)
+    _saves(handler, [15])
+    assert sorted(os.listdir(tmp_path)) == [
+        "best_checkpoint_5.pt", "checkpoint_12.pt", "checkpoint_15.pt", "checkpoint_x.pt",
+        "net_7.pt", "notes.txt",
+    ]  # fmt: skip
+    assert handler.state_dict()["_saved"] == [(12, "checkpoint_12.pt"), (15, "checkpoint_15.pt")]
+
+
+def test_restart_ranks_scores_and_tells_them_from_steps(tmp_path):
+    scores = iter([0.5, 0.75, 0.25, 0.625])
+
+    def scored(n_saved):
+        return _handler(
+            tmp_path, n_saved=n_saved, score_function=lambda e: next(scores), score_name="acc"
+        )
+
+    _saves(scored(None), [1, 2, 3])  # acc 0.5, 0.75, 0.25
+    _saves(_handler(tmp_path, n_saved=None, score_function=lambda e: 3), [4])  # checkpoint_3.pt
+    _saves(_handler(tmp_path, n_saved=None), [203])  # checkpoint_203.pt: a step, not a score
+    handler = scored(2)
+    _saves(handler, [4])  # acc 0.625 beats 0.5 and 0.25: those go
+    assert sorted(os.listdir(tmp_path)) == [
+        "checkpoint_203.pt",
+        "checkpoint_3.pt",
+        "checkpoint_acc=0.6250.pt",
+        "checkpoint_acc=0.7500.pt",
+    ]
+    assert handler.last_checkpoint == tmp_path / "checkpoint_acc=0.7500.pt"
+
+
+def test_restart_removes_stale_temporary_files_of_its_own_names(tmp_path):
+    _saves(_handler(tmp_path, n_saved=2), [3])
+    mine = [".checkpoint_6.pt.ab_9cd0e.tmp", ".checkpoint_9.pt.zzzzzzzz.tmp"]
+    others = [".best_checkpoint_6.pt.abcdefgh.tmp", ".checkpoint_6.pt.tmp", "x.tmp"]
+    for name in mine + others:
+        (tmp_path / name).write_bytes(b"half a checkpoint")
+    _saves(_handler(tmp_path, n_saved=2), [12])
+    assert sorted(os.listdir(tmp_path)) == sorted(["checkpoint_3.pt", "checkpoint_12.pt", *others])
+
+
+def test_two_handlers_with_the_same_names_in_one_directory_is_an_error(tmp_path):
+    first = _handler(tmp_path, n_saved=2)
+    engine = _saves(first, [3])
+    second = _handler(tmp_path, n_saved=None)
+    message = (
+        r"Checkpoint\(to_save keys \['model', 'opt'\], filename_prefix='', n_saved=None\) would "
+        rf"write 'checkpoint_3.pt' to the directory {tmp_path}, where Checkpoint\(to_save keys "
+        r"\['model', 'opt'\], filename_prefix='', n_saved=2\) keeps its checkpoints under the same "
+        "names"
+    )
+    with pytest.raises(ValueError, match=message):
+        _saves(second, [3], engine)
+    with pytest.raises(ValueError, match="would write 'checkpoint_4.pt'"):  # not only the same file
+        _saves(second, [4], engine)
+    assert os.listdir(tmp_path) == ["checkpoint_3.pt"]
+    # another prefix, another directory, or a handler of a finished run that is gone: fine
+    _saves(_handler(tmp_path, filename_prefix="best"), [3])
+    _saves(_handler(tmp_path / "other"), [3])
+    del first, engine
+    _saves(second, [6])
+    assert sorted(os.listdir(tmp_path)) == [
+        "best_checkpoint_3.pt",
+        "checkpoint_3.pt",
+        "checkpoint_6.pt",
+        "other",
+    ]
+
+
+def test_the_same_file_name_from_two_patterns_is_an_error_at_the_collision(tmp_path):
+    model = nn.Linear(1, 1)
+    engine = Engine(lambda e, b: None)
+    by_step = Checkpoint({"model": model}, DiskSaver(tmp_path, require_empty=False))
+    fixed = Checkpoint(
+        {"model": model},
+        DiskSaver(tmp_path, require_empty=False),
+        filename_pattern="model_{name}.pt",
+    )
+    _saves(by_step, [5], engine)
+    _saves(fixed, [6], engine)  # model_model.pt: not a name by_step writes
+    assert sorted(os.listdir(tmp_path)) == ["model_5.pt", "model_model.pt"]
+
+    def saver(checkpoint, filename):
+        pass
+
+    one, two = Checkpoint({"a": model}, saver), Checkpoint({"a": model}, saver)
+    _saves(one, [1])
+    with pytest.raises(ValueError, match="would write 'a_1.pt' to the save handler"):
+        _saves(two, [1])
+
+
+def test_a_handler_that_continues_another_from_its_state_is_no_collision(tmp_path):
+    # include_self: a new handler loaded with the old one's list continues it (Ignite's test too)
+    first = _handler(tmp_path, n_saved=2, include_self=True)
+    _saves(first, [3, 6])
+    second = _handler(tmp_path, n_saved=2, include_self=True)
+    Checkpoint.load_objects({"checkpointer": second}, tmp_path / "checkpoint_6.pt")
+    _saves(second, [9])
+    assert sorted(os.listdir(tmp_path)) == ["checkpoint_6.pt", "checkpoint_9.pt"]
+
+
+# --------------------------------------------------------------------------- damaged files
+
+
+def test_load_objects_on_an_empty_or_cut_short_file_names_it(tmp_path):
+    model = nn.Linear(3, 3)
+    before = model.weight.clone()
+    _saves(Checkpoint({"model": nn.Linear(3, 3), "opt": nn.Linear(1, 1)}, tmp_path), [1])
+    whole = (tmp_path / "checkpoint_1.pt").read_bytes()
+    cases = {
+        "empty.pt": b"",
+        "half.pt": whole[: len(whole) // 2],
+        "tail.pt": whole[:-10],
+        "head.pt": whole[:100],
+    }
+    for name, data in cases.items():
+        (tmp_path / name).write_bytes(data)
+        expected = (
+            "is empty \\(0 bytes\\)" if not data else f"\\({len(data)} bytes\\) does not load"
+        )
+        with pytest.raises(RuntimeError, match=f"^Checkpoint file '{tmp_path / name}' {expected}"):
+            Checkpoint.load_objects({"model": model}, tmp_path / name)
+    assert torch.equal(model.weight, before)
+    with pytest.raises(FileNotFoundError, match="missing.pt"):
+        Checkpoint.load_objects({"model": model}, tmp_path / "missing.pt")
+
+
+def _flip_a_weight_byte(path: Path, weight: torch.Tensor) -> None:
+    data = bytearray(path.read_bytes())
+    at = bytes(data).find(weight.numpy().tobytes())  # the tensor's bytes in the zip archive
+    assert at > 0
+    data[at + 1] ^= 0x10
+    path.write_bytes(bytes(data))
+
+
+def test_one_flipped_byte_in_a_weight_is_an_error_naming_the_file(tmp_path):
+    model = nn.Linear(4, 4)
+    _saves(Checkpoint({"model": model}, tmp_path), [1])
+    path = tmp_path / "model_1.pt"
+    _flip_a_weight_byte(path, model.weight.detach())
+    target = nn.Linear(4, 4)
+    before = target.weight.clone()
+    message = f"^Checkpoint file '{path}' is corrupt: Bad CRC-32 for file '.*data/0'"
+    with pytest.raises(RuntimeError, match=message):
+        Checkpoint.load_objects({"model": target}, path)
+    assert torch.equal(target.weight, before)  # nothing loaded
+    # torch.load, and so Ignite's load_objects, loads the wrong weights without a word
+    target.load_state_dict(torch.load(path, weights_only=True))
+    assert not torch.equal(target.weight, model.weight)
+
+
+def test_checksums_are_skipped_where_torch_stored_none(tmp_path):
+    model = nn.Linear(4, 4)
+    torch.serialization.set_crc32_options(False)
+    try:
+        torch.save(model.state_dict(), tmp_path / "no_crc.pt")
+    finally:
+        torch.serialization.set_crc32_options(True)
+    torch.save(model.state_dict(), tmp_path / "legacy.pt", _use_new_zipfile_serialization=False)
+    for name in ("no_crc.pt", "legacy.pt"):
+        target = nn.Linear(4, 4)
+        Checkpoint.load_objects({"model": target}, tmp_path / name)
+        assert torch.equal(target.weight, model.weight)
+
+
+def test_find_latest_falls_back_past_a_corrupt_newest_file(tmp_path):
+    model = nn.Linear(4, 4)
+    handler = _handler(tmp_path, to_save={"model": model, "t": nn.Linear(1, 1)}, n_saved=3)
+    assert handler.find_latest() is None
+    _saves(handler, [4, 8, 12])
+    (tmp_path / ".checkpoint_16.pt.abcdefgh.tmp").write_bytes(b"killed mid-save")
+    _flip_a_weight_byte(tmp_path / "checkpoint_12.pt", model.weight.detach())
+    (tmp_path / "checkpoint_8.pt").write_bytes(b"")
+    del handler  # as in a new process
+    restarted = _handler(tmp_path, to_save={"model": model, "t": nn.Linear(1, 1)}, n_saved=3)
+    with pytest.warns(UserWarning) as caught:
+        assert restarted.find_latest() == tmp_path / "checkpoint_4.pt"
+    newest, older = (str(w.message) for w in caught)
+    assert newest.startswith(f"Checkpoint file '{tmp_path / 'checkpoint_12.pt'}' is corrupt: Bad")
+    assert older.startswith(f"Checkpoint file '{tmp_path / 'checkpoint_8.pt'}' is empty")
+    assert newest.endswith("Trying an older checkpoint.")
+    # the stale temporary file is gone; the bad files stay on disk but are not kept
+    assert sorted(os.listdir(tmp_path)) == [
+        "checkpoint_12.pt",
+        "checkpoint_4.pt",
+        "checkpoint_8.pt",
+    ]
+    assert restarted.state_dict()["_saved"] == [(4, "checkpoint_4.pt")]
+    (tmp_path / "checkpoint_4.pt").write_bytes(b"")
+    with pytest.raises(
+        RuntimeError,
+        match=r"None of the checkpoint files \['checkpoint_12.pt', 'checkpoint_8.pt', 'check",
+    ):
+        with pytest.warns(UserWarning):
+            _handler(tmp_path, to_save={"model": model, "t": nn.Linear(1, 1)}).find_latest()
+
+
+def test_find_latest_orders_by_step_and_works_for_model_checkpoint(tmp_path):
+    handler = ModelCheckpoint(tmp_path, "run", n_saved=None)
+    engine = Engine(lambda e, b: None)
+    for step in (9, 10, 100):  # by number, not by name: checkpoint_9 < checkpoint_10 < _100
+        engine.state.iteration = step
+        handler(engine, {"net": nn.Linear(1, 1)})
+    os.utime(tmp_path / "run_net_9.pt")  # the latest modified is not the newest step
+    restarted = ModelCheckpoint(tmp_path, "run", require_empty=False)  # to_save not known yet
+    assert restarted.find_latest() == tmp_path / "run_net_100.pt"
+    with pytest.raises(AttributeError, match="`save_handler` should be of type `DiskSaver`"):
+        Checkpoint({"m": nn.Linear(1, 1)}, lambda c, f: None).find_latest()
+
+
+def test_model_checkpoint_last_checkpoint_with_another_save_handler(tmp_path):
+    handler = ModelCheckpoint(tmp_path, "run")
+    handler.save_handler = lambda checkpoint, filename: None
+    handler(Engine(lambda e, b: None), {"net": nn.Linear(1, 1)})
+    with pytest.raises(
+        RuntimeError,
+        match=r"^Internal error, save_handler should be DiskSaver, but has <class 'function'>\. A",
+    ):
+        _ = handler.last_checkpoint
+
+
+def test_rng_state_refuses_a_bad_state_when_loaded():
+    rng = RNGState(Engine(lambda e, b: torch.rand(1).item()))
+    good = rng.state_dict()
+    for key, bad in [("python", 1), ("numpy", "x"), ("torch", torch.zeros(3)), ("cuda", 5)]:
+        message = rf"RNGState state_dict\['{key}'\] is not a {key} generator state .* got "
+        with pytest.raises(ValueError, match=message):
+            rng.load_state_dict({**good, key: bad})
+    after = _draw()  # the failed loads tried each state and put the generators back
+    RNGState().load_state_dict(good)
+    again = _draw()
+    assert again[:2] == after[:2] and torch.equal(again[2], after[2])

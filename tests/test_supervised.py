@@ -247,6 +247,9 @@ def test_argument_errors():
         create_supervised_trainer(model, sgd, nn.MSELoss(), scaler=True)
     with pytest.raises(ValueError, match="amp_mode should be None or 'amp', got 'apex'"):
         create_supervised_trainer(model, sgd, nn.MSELoss(), amp_mode="apex")
+    # as in Ignite, a scaler without amp is named first, even with amp_mode="apex"
+    with pytest.raises(ValueError, match="scaler argument is True, but amp_mode is apex."):
+        create_supervised_trainer(model, sgd, nn.MSELoss(), amp_mode="apex", scaler=True)
     with pytest.raises(ValueError, match="amp_mode should be None or 'amp', got 'fp16'"):
         create_supervised_evaluator(model, amp_mode="fp16")
     with pytest.raises(ValueError, match="Gradient_accumulation_steps must be strictly positive"):
@@ -260,3 +263,33 @@ def test_argument_errors():
 def test_importable_from_engine_module():
     assert miniengine.engine.create_supervised_trainer is create_supervised_trainer
     assert miniengine.engine.create_supervised_evaluator is create_supervised_evaluator
+
+
+@pytest.mark.parametrize(
+    "batch,described",
+    [
+        (torch.ones(4, 1), r"a tensor of shape \(4, 1\)"),
+        # Ignite unpacks a 2-row tensor into x = row 0, y = row 1 and trains on that silently
+        (torch.ones(2, 1), r"a tensor of shape \(2, 1\)"),
+        ({"x": torch.ones(2, 1), "y": torch.ones(2, 1)}, r"a dict with keys \['x', 'y'\]"),
+        ((torch.ones(2, 1),), "a tuple of length 1"),
+        ([torch.ones(2, 1)] * 3, "a list of length 3"),
+        (3, "a value of type int"),
+    ],
+)
+def test_a_batch_that_is_not_a_pair_is_a_clear_error(batch, described):
+    model = nn.Linear(1, 1)
+    before = model.weight.detach().clone()
+    trainer = create_supervised_trainer(
+        model, torch.optim.SGD(model.parameters(), 0.1), nn.MSELoss()
+    )
+    message = f"default prepare_batch expects each batch to be a pair \\(x, y\\), got {described}"
+    with pytest.raises(TypeError, match=message):
+        trainer.run([batch])
+    assert torch.equal(model.weight, before)
+    with pytest.raises(TypeError, match=message):
+        create_supervised_evaluator(model).run([batch])
+    # a prepare_batch of one's own takes any batch
+    own = create_supervised_evaluator(model, prepare_batch=lambda b, device, non_blocking: (b, b))
+    if isinstance(batch, torch.Tensor):
+        assert torch.equal(own.run([batch]).output[1], batch)

@@ -10,24 +10,34 @@ In a distributed run (``miniengine.distributed``), every rank calls ``Checkpoint
 same list of files everywhere), but ``DiskSaver`` writes and removes files on ``save_on_rank``
 only (rank 0 by default); ``load_objects`` loads on every rank.
 
-Two deliberate differences from Ignite, both for crash safety: a new checkpoint is written
-*before* the one it replaces is removed (Ignite removes first, so a crash in between left no
-checkpoint), and ``DiskSaver`` fsyncs the file before the atomic rename.
+Beyond Ignite, for runs that are killed and restarted (see ``docs/resume.md``): a new checkpoint
+is written *before* the one it replaces is removed (Ignite removes first, so a crash in between
+left no checkpoint); ``DiskSaver`` fsyncs the file before the atomic rename; a ``Checkpoint``
+writing to a directory takes the files of its own name pattern found there as its kept list, so
+``n_saved`` holds across restarts, and removes the temporary files of saves that were killed;
+``find_latest`` finds the newest checkpoint that loads; ``load_objects`` verifies the CRC-32
+checksums that ``torch.save`` stores for each part of a file (``torch.load`` does not), so a
+changed byte is an error naming the file, not wrong weights.
 """
 
 from __future__ import annotations
 
 import contextlib
+import gc
 import inspect
 import numbers
 import os
 import random
+import re
 import stat
+import string
 import tempfile
 import warnings
+import weakref
+import zipfile
 from abc import ABC, abstractmethod
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, MutableMapping
+from collections.abc import Callable, Collection, Mapping, MutableMapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -46,6 +56,9 @@ __all__ = [
     "ModelCheckpoint",
     "RNGState",
 ]
+
+# DiskSaver's temporary files: mkstemp names them "." + target + "." + 8 random characters + ".tmp"
+_TEMPORARY = re.compile(r"\.(?P<target>.+)\.[a-z0-9_]{8}\.tmp")
 
 
 class CheckpointEvents(EventEnum):
@@ -112,7 +125,9 @@ class DiskSaver(BaseSaveHandler):
     An atomic save writes a hidden temporary file in ``dirname``, flushes it to disk (fsync) and
     renames it over the target with ``os.replace``: readers see the old file or the new one, never
     a partial one. If serialization fails the temporary file is deleted; if the process is killed
-    mid-write, a ``.<filename>.*.tmp`` file may remain (it never ends in ``.pt``).
+    mid-write, a ``.<filename>.<8 characters>.tmp`` file remains (it never ends in ``.pt``) until
+    a ``Checkpoint`` writing that file name starts again (``Checkpoint.find_latest`` or its first
+    save) and removes it.
 
     Args:
         dirname: directory for the checkpoint files (``~`` is expanded).
@@ -120,7 +135,9 @@ class DiskSaver(BaseSaveHandler):
         create_dir: create ``dirname`` (and parents) if missing.
         require_empty: refuse a directory that already holds ``.pt`` files.
         save_on_rank: the rank that writes (and creates ``dirname``) in a distributed run; the
-            other ranks do nothing.
+            other ranks do nothing. As in Ignite, any rank is accepted, even one the run does not
+            have yet (it may be created before the process group); then nothing is written, and a
+            warning says so.
         kwargs: passed on to ``torch.save``.
 
     Example:
@@ -208,15 +225,23 @@ class DiskSaver(BaseSaveHandler):
             filename: the file name inside ``dirname``.
         """
         if idist.get_rank() == self.save_on_rank:
-            (self.dirname / filename).unlink()
+            # already gone is fine: a kill between saving and removing, then a restart that
+            # loaded an older list of kept files, asks for it again
+            (self.dirname / filename).unlink(missing_ok=True)
 
 
-def _check_rank(save_on_rank: int) -> None:
-    world = idist.get_world_size()
-    if not (isinstance(save_on_rank, int) and 0 <= save_on_rank < world):
+def _check_rank(save_on_rank: int, warn: bool = True) -> None:
+    if isinstance(save_on_rank, bool) or not isinstance(save_on_rank, int) or save_on_rank < 0:
         raise ValueError(
-            f"Argument save_on_rank should be 0 to {world - 1} (the ranks of this run), "
-            f"got {save_on_rank!r}"
+            f"Argument save_on_rank should be a rank, an int >= 0, got {save_on_rank!r}"
+        )
+    world = idist.get_world_size()
+    if warn and save_on_rank >= world:
+        warnings.warn(
+            f"save_on_rank={save_on_rank}, but this run has {world} process(es), ranks 0 to "
+            f"{world - 1}: no checkpoint is written unless the run becomes distributed with more "
+            "processes.",
+            stacklevel=3,
         )
 
 
@@ -230,7 +255,19 @@ class Checkpoint:
     already kept overwrites it. The file name is ``{filename_prefix}_{name}_{suffix}.pt``, where
     ``name`` is the single key of ``to_save`` or ``"checkpoint"``, and ``suffix`` is the global
     step, ``{score_name}={score}`` or both, joined by ``_``. Integer scores appear as is, other
-    numbers as ``{score:.4f}``. Default: ``checkpoint_<iteration>.pt``.
+    numbers as ``{score:.4f}``. Default: ``checkpoint_<iteration>.pt``. A NaN score is never
+    saved (it cannot be ranked against the others): a warning says so and the kept files stay.
+
+    Restarts (beyond Ignite). With a ``DiskSaver``, the handler reads its directory when it
+    starts: at ``find_latest`` or at its first save, whichever comes first (not at creation: a
+    ``ModelCheckpoint`` learns the ``name`` part of its file names only when first called, and a
+    ``load_state_dict`` in between is merged, not overwritten). It removes the temporary files
+    that killed saves of its file names left, takes the files of its own name pattern as its kept
+    list, ordered by the priority their names carry (the score, else the global step; scores
+    rounded to 4 decimals), and removes the lowest beyond ``n_saved``. So ``n_saved`` holds across
+    restarts. Two handlers writing the same file name in one directory (or through one save
+    handler) is an error at the save that would overwrite the other's file, naming both; so is a
+    second handler starting in a directory where a live one writes the same name pattern.
 
     Args:
         to_save: name -> object with ``state_dict`` (model, optimizer, scheduler, engine,
@@ -299,6 +336,7 @@ class Checkpoint:
                 raise ValueError(
                     f"Cannot have key 'checkpointer' if `include_self` is True: {list(to_save)}"
                 )
+        _check_rank(save_on_rank, warn=False)
         if isinstance(save_handler, (str, Path)):
             save_handler = DiskSaver(save_handler, create_dir=True, save_on_rank=save_on_rank)
         elif not callable(save_handler):
@@ -313,7 +351,6 @@ class Checkpoint:
             )
         if n_saved is not None and n_saved < 1:
             raise ValueError(f"n_saved must be a positive integer or None, got {n_saved}")
-        _check_rank(save_on_rank)
         if score_name is not None and score_function is None:
             score_function = self.get_default_score_fn(score_name)
         self.to_save = to_save
@@ -329,6 +366,8 @@ class Checkpoint:
         self.save_on_rank = save_on_rank
         self.ext = "pt"
         self._saved: list[Checkpoint.Item] = []  # sorted by priority, lowest first
+        self._adopted = False  # the directory's files were read (find_latest or first save)
+        self._names: re.Pattern[str] | None = None  # this handler's file names, once it saved
 
     @property
     def last_checkpoint(self) -> str | Path | None:
@@ -355,17 +394,24 @@ class Checkpoint:
                 raise ValueError(
                     f"Output of score_function should be a number, got {type(priority)}"
                 )
+            if priority != priority:  # NaN ranks neither above nor below anything
+                warnings.warn(
+                    f"score_function returned NaN at iteration {engine.state.iteration}: "
+                    "this checkpoint is not saved, and the kept ones stay.",
+                    stacklevel=2,
+                )
+                return
         else:
             if global_step is None:
                 global_step = engine.state.iteration
             priority = global_step
-        full = self.n_saved is not None and len(self._saved) >= self.n_saved
-        if full and not self._beats_lowest(priority):
+        name = self._name()
+        if not self._adopted:
+            self._adopt(name, priority)
+        if self._full() and not self._beats_lowest(priority):
             return
 
-        checkpoint = self._collect_state_dicts()
-        single = len(checkpoint) == 1
-        name = next(iter(checkpoint)) if single else "checkpoint"
+        checkpoint = self._setup_checkpoint()
         score = None
         if self.score_function is not None:
             score = f"{priority}" if isinstance(priority, numbers.Integral) else f"{priority:.4f}"
@@ -377,20 +423,21 @@ class Checkpoint:
             score=score,
             global_step=global_step,
         )
+        self._check_collision(filename)
         # The saver overwrites a file of the same name, so it is not removed first.
         saved = [item for item in self._saved if item.filename != filename]
-        dropped = []
-        if len(saved) == len(self._saved) and full:
-            dropped.append(saved.pop(0))
         saved.append(Checkpoint.Item(priority, filename))
         saved.sort(key=lambda item: item.priority)  # stable: among equals, the newest last
+        dropped = saved[: -self.n_saved] if self.n_saved is not None else []
+        saved = saved[len(dropped) :]
 
         # A single object is stored as its bare state dict, except with include_self: Ignite then
         # slips "checkpointer" into that state dict, which no longer loads strictly; we keep
         # the {name: state, "checkpointer": ...} layout instead.
-        payload: Any = checkpoint[name] if single and not self.include_self else checkpoint
+        bare = len(checkpoint) == 1 and not self.include_self
         if self.include_self:
             checkpoint["checkpointer"] = _saved_state(saved)
+        payload: Any = checkpoint[name] if bare else checkpoint
         metadata = {
             "basename": f"{self.filename_prefix}_{name}" if self.filename_prefix else name,
             "score_name": self.score_name,
@@ -400,18 +447,29 @@ class Checkpoint:
             self.save_handler(payload, filename, metadata)
         else:
             self.save_handler(payload, filename)
-        # only now that the new file exists is it safe to delete the one it replaces
+        # only now that the new file exists is it safe to delete the ones it replaces
         self._saved = saved
-        if isinstance(self.save_handler, BaseSaveHandler):
-            for item in dropped:
-                self.save_handler.remove(item.filename)
+        self._remove(dropped)
         engine.fire_event(CheckpointEvents.SAVED_CHECKPOINT)
 
+    def _name(self) -> str:
+        return next(iter(self.to_save)) if len(self.to_save) == 1 else "checkpoint"
+
+    def _full(self) -> bool:
+        return self.n_saved is not None and len(self._saved) >= self.n_saved
+
     def _beats_lowest(self, priority: float) -> bool:
-        lowest = self._saved[0].priority
+        assert self.n_saved is not None
+        # the lowest of the n_saved best: a longer list (a loaded state, a smaller n_saved) is cut
+        lowest = self._saved[-self.n_saved].priority
         return priority >= lowest if self.greater_or_equal else priority > lowest
 
-    def _collect_state_dicts(self) -> dict[str, Any]:
+    def _remove(self, items: list[Checkpoint.Item]) -> None:
+        if isinstance(self.save_handler, BaseSaveHandler):
+            for item in items:
+                self.save_handler.remove(item.filename)
+
+    def _setup_checkpoint(self) -> dict[str, Any]:
         def state_of(obj: Any) -> Any:
             if isinstance(obj, Mapping):
                 return {k: state_of(v) for k, v in obj.items()}
@@ -420,6 +478,208 @@ class Checkpoint:
             return _unwrap(obj).state_dict()
 
         return {key: state_of(obj) for key, obj in self.to_save.items()}
+
+    def _file_names(
+        self, name: str | None, need_priority: bool = True, score: Any = None
+    ) -> re.Pattern[str] | None:
+        """A regex of this handler's file names (any ``name`` if None), from its pattern.
+
+        None when ``need_priority`` and the names do not carry the priority (a pattern without
+        the score or the step), so that files cannot be ranked. Given a ``score``, only scores
+        written like it match: "203" is an integer score, or a step, but not a float score.
+        """
+        with_step = self.score_function is None or self.global_step_transform is not None
+        if isinstance(score, numbers.Integral):
+            score_regex = r"-?\d+"
+        elif score is not None:
+            score_regex = r"-?\d+\.\d{4}|-?inf"
+        else:
+            score_regex = r"-?\d+(?:\.\d{4})?|-?inf"
+        groups = {
+            "filename_prefix": re.escape(str(self.filename_prefix)),
+            "ext": re.escape(self.ext),
+            "name": re.escape(name) if name is not None else "(?P<name>.+?)",
+            "score_name": re.escape(str(self.score_name)),
+            # Checkpoint formats a missing score or step as "None"
+            "score": f"(?P<score>{score_regex})" if self.score_function else "None",
+            "global_step": r"(?P<global_step>-?\d+)" if with_step else "None",
+        }
+        regex, seen = "", set()
+        pattern = self._get_filename_pattern(0 if with_step else None)
+        for literal, field, _, _ in string.Formatter().parse(pattern):
+            regex += re.escape(literal)
+            if field is None:
+                continue
+            if field not in groups:  # formatting would fail too
+                return None
+            group = groups[field]
+            regex += f"(?P={field})" if field in seen and group.startswith("(?P<") else group
+            seen.add(field)
+        if need_priority and ("score" if self.score_function else "global_step") not in seen:
+            return None
+        return re.compile(regex)
+
+    def _files_on_disk(
+        self, names: re.Pattern[str], clean: bool = True
+    ) -> list[tuple[Any, int, int, str]]:
+        """``(priority, step, mtime, filename)`` of the files matching ``names``; with ``clean``,
+        stale temporary files of those names are removed on the saving rank on the way."""
+        saver = self.save_handler
+        assert isinstance(saver, DiskSaver)
+        found = []
+        with os.scandir(saver.dirname) as entries:
+            for entry in entries:
+                temporary = _TEMPORARY.fullmatch(entry.name)
+                if temporary and names.fullmatch(temporary["target"]):
+                    if clean and idist.get_rank() == saver.save_on_rank:
+                        with contextlib.suppress(FileNotFoundError):
+                            os.remove(entry.path)
+                    continue
+                match = names.fullmatch(entry.name)
+                if match is None or not entry.is_file():
+                    continue
+                step = int(match["global_step"]) if "global_step" in match.groupdict() else -1
+                if self.score_function is not None and "score" in match.groupdict():
+                    score = match["score"]
+                    priority: Any = int(score) if score.lstrip("-").isdigit() else float(score)
+                else:
+                    priority = step
+                found.append((priority, step, entry.stat().st_mtime_ns, entry.name))
+        return found
+
+    def _adopt(self, name: str, score: Any = None, skip: Collection[str] = ()) -> None:
+        """Take this handler's files on disk as its kept list and cut it to ``n_saved``."""
+        self._adopted = True
+        saver = self.save_handler
+        names = self._file_names(name, score=score if self.score_function else None)
+        if not isinstance(saver, DiskSaver) or names is None or not saver.dirname.is_dir():
+            return
+        loaded = {item.filename: item.priority for item in self._saved}
+        owned = {f for other in self._others() for f in other._kept()} - set(loaded)
+        found = []
+        for priority, step, mtime, filename in self._files_on_disk(names):
+            if filename not in skip and filename not in owned:
+                # a priority loaded with load_state_dict is exact; the file name's is rounded
+                found.append((loaded.get(filename, priority), step, mtime, filename))
+        found.sort()
+        self._saved = [Checkpoint.Item(priority, f) for priority, _, _, f in found]
+        if self.n_saved is not None and len(self._saved) > self.n_saved:
+            dropped, self._saved = self._saved[: -self.n_saved], self._saved[-self.n_saved :]
+            self._remove(dropped)
+
+    def _kept(self) -> set[str]:
+        return {item.filename for item in self._saved}
+
+    def _place(self) -> tuple[str, Any]:
+        if isinstance(self.save_handler, DiskSaver):
+            return ("directory", os.path.realpath(self.save_handler.dirname))
+        return ("save handler", id(self.save_handler))
+
+    def _others(self) -> list[Checkpoint]:
+        """The other live handlers that have saved to the same place."""
+        place = self._place()
+        return [other for other in list(_SAVING) if other is not self and other._place() == place]
+
+    def _check_collision(self, filename: str) -> None:
+        first = self not in _SAVING
+
+        def clash(other: Checkpoint) -> bool:
+            if self._kept() & other._kept():  # one continues the other (load_state_dict)
+                return False
+            if filename in other._kept():
+                return True
+            # at the start, the same name pattern: each would take the other's files as its own
+            return first and other._names is not None and bool(other._names.fullmatch(filename))
+
+        suspects = [weakref.ref(other) for other in self._others() if clash(other)]
+        if suspects:
+            gc.collect()  # a handler of a finished run, kept only by a reference cycle, is gone
+            alive = [other for other in (ref() for ref in suspects) if other is not None]
+            if alive:
+                kind, place = self._place()
+                where = place if kind == "directory" else repr(self.save_handler)
+                raise ValueError(
+                    f"{self._describe()} would write '{filename}' to the {kind} {where}, where "
+                    f"{alive[0]._describe()} keeps its checkpoints under the same names: the two "
+                    "would overwrite and delete each other's files. Give one of them another "
+                    "filename_prefix or directory."
+                )
+        if first:
+            self._names = self._file_names(self._name(), need_priority=False)
+            _SAVING.add(self)
+
+    def _describe(self) -> str:
+        return (
+            f"{type(self).__name__}(to_save keys {list(self.to_save)}, "
+            f"filename_prefix={self.filename_prefix!r}, n_saved={self.n_saved})"
+        )
+
+    def find_latest(self) -> Path | None:
+        """The newest of this handler's checkpoint files that loads, or None if there is none.
+
+        Newest means the highest global step in the file name, or, for names without one, the
+        latest modified. Each candidate is read and its checksums verified; one that does not
+        load is skipped with a warning naming it, and the next older one is tried. Like the first
+        save, this starts the handler on its directory (see the class docstring: stale temporary
+        files removed, files adopted, ``n_saved`` applied); a file that did not load is left on
+        disk, outside the kept list. A ``ModelCheckpoint`` not called yet does not know its
+        ``to_save``: it looks at files of any name, and adopts none. Resume with
+        ``Checkpoint.load_objects(to_save, path)`` (``docs/resume.md``).
+
+        Raises:
+            AttributeError: the save handler is not a ``DiskSaver``.
+            RuntimeError: there are checkpoint files, but none of them loads.
+
+        Example:
+            >>> import tempfile, torch
+            >>> from miniengine.engine import Engine
+            >>> trainer = Engine(lambda engine, batch: None)
+            >>> to_save = {"model": torch.nn.Linear(2, 1), "trainer": trainer}
+            >>> with tempfile.TemporaryDirectory() as d:
+            ...     handler = Checkpoint(to_save, d, n_saved=2)
+            ...     print(handler.find_latest())  # nothing saved yet
+            ...     for step in (3, 6):
+            ...         trainer.state.iteration = step
+            ...         handler(trainer)
+            ...     _ = open(f"{d}/checkpoint_6.pt", "r+b").truncate(100)  # a disk fault
+            ...     with warnings.catch_warnings(record=True) as caught:
+            ...         warnings.simplefilter("always")
+            ...         latest = handler.find_latest()
+            ...     latest.name, "checkpoint_6.pt" in str(caught[0].message)
+            None
+            ('checkpoint_3.pt', True)
+        """
+        saver = self.save_handler
+        if not isinstance(saver, DiskSaver):
+            raise AttributeError(
+                "Checkpoint's `save_handler` should be of type `DiskSaver`, given "
+                f"{type(saver)}: find_latest reads its directory"
+            )
+        name = self._name() if self.to_save else None  # a ModelCheckpoint not called yet: any
+        names = self._file_names(name, need_priority=False)
+        if names is None or not saver.dirname.is_dir():
+            return None
+        found = self._files_on_disk(names, clean=name is not None)
+        newest_first = sorted(found, key=lambda f: f[1:3], reverse=True)
+        bad: list[str] = []
+        for _, _, _, filename in newest_first:
+            path = saver.dirname / filename
+            try:
+                _read_checkpoint(path)
+            except RuntimeError as error:
+                bad.append(filename)
+                warnings.warn(f"{error} Trying an older checkpoint.", stacklevel=2)
+                continue
+            # a score handler adopts at its first save, once it knows how its scores look
+            if name is not None and not self._adopted and self.score_function is None:
+                self._adopt(name, skip=bad)
+            return path
+        if bad:
+            raise RuntimeError(
+                f"None of the checkpoint files {bad} in {saver.dirname} loads (see the warnings "
+                "above): they are all cut short or corrupt."
+            )
+        return None
 
     def _get_filename_pattern(self, global_step: int | None) -> str:
         if self.filename_pattern is not None:
@@ -497,8 +757,13 @@ class Checkpoint:
             checkpoint: a dict of states keyed like ``to_load``, or a path to a file holding one
                 (read with ``torch.load(weights_only=True)`` onto the CPU; ``load_state_dict``
                 then copies each state to its object's device). With a single object, the
-                checkpoint may also be that object's state itself.
+                checkpoint may also be that object's state itself. A file's CRC-32 checksums
+                are verified first (this reads it twice, at disk or page-cache speed).
             kwargs: passed to ``nn.Module.load_state_dict`` only, e.g. ``strict=False``.
+
+        Raises:
+            RuntimeError: the file is empty, cut short or corrupt (the message names it), or its
+                content does not match its checksums. Nothing is loaded then.
 
         Example:
             >>> import torch
@@ -513,21 +778,23 @@ class Checkpoint:
                 f"{type(checkpoint)}"
             )
         _check_objects(to_load, "load_state_dict", "to_load")
-        states: Mapping[str, Any]
+        states: Any
         if isinstance(checkpoint, (str, Path)):
-            states = torch.load(checkpoint, map_location="cpu", weights_only=True)
+            states = _read_checkpoint(Path(checkpoint))
+            source = f"the checkpoint file '{checkpoint}'"
         else:
             states = checkpoint
+            source = "the checkpoint"
 
         def load(obj: Any, state: Any, where: str) -> None:
             if isinstance(obj, Mapping):
                 if not isinstance(state, Mapping):
                     raise TypeError(f"{where}: expected a dict of states, got {type(state)}")
                 for key, value in obj.items():
-                    if key not in state:
+                    if key not in state:  # Ignite's words: x is to_load, y the checkpoint
                         raise ValueError(
-                            f"Key '{key}' of {where} is not found in the checkpoint, which has "
-                            f"{list(state)}"
+                            f"Key '{key}' from x is not found in y: {where}[{key!r}] has no "
+                            f"state in {source}, which has {list(state)}"
                         )
                     load(value, state[key], f"{where}[{key!r}]")
             elif isinstance(obj, (list, tuple)):
@@ -621,6 +888,7 @@ class Checkpoint:
                 f"{list(state_dict)}"
             )
         self._saved = [Checkpoint.Item(p, f) for p, f in state_dict["_saved"]]
+        self._adopted = False  # the next save merges this list with the files on disk
 
 
 class ModelCheckpoint(Checkpoint):
@@ -702,7 +970,12 @@ class ModelCheckpoint(Checkpoint):
         """Path of the kept checkpoint of highest priority, or None."""
         if not self._saved:
             return None
-        assert isinstance(self.save_handler, DiskSaver)
+        if not isinstance(self.save_handler, DiskSaver):  # replaced after creation
+            raise RuntimeError(
+                "Internal error, save_handler should be DiskSaver, but has "
+                f"{type(self.save_handler)}. A ModelCheckpoint writes through a DiskSaver; use "
+                "Checkpoint for another save handler."
+            )
         return self.save_handler.dirname / self._saved[-1].filename
 
     def __call__(self, engine: Engine, to_save: Mapping[str, Any]) -> None:  # type: ignore[override]
@@ -784,8 +1057,15 @@ class RNGState:
             raise ValueError(f"RNGState state_dict lacks the keys {sorted(missing)}")
         if self._engine is None:
             _set_rng_states(state_dict)
-        else:
-            self._pending = state_dict
+            return
+        # Try the states now and put the generators back, so that a bad state is an error here
+        # rather than at the next batch, far from the mistake.
+        current = self.state_dict()
+        try:
+            _set_rng_states(state_dict, warn=False)
+        finally:
+            _set_rng_states(current, warn=False)
+        self._pending = state_dict
 
     def _restore_pending(self, engine: Engine) -> None:
         if self._pending is not None:
@@ -793,23 +1073,102 @@ class RNGState:
             _set_rng_states(state)
 
 
-def _set_rng_states(state: Mapping[str, Any]) -> None:
-    python = state["python"]
+def _set_python(python: Any) -> None:
     random.setstate((python[0], tuple(python[1]), python[2]))
-    numpy_state = dict(state["numpy"])
+
+
+def _set_numpy(numpy: Any) -> None:
+    numpy_state = dict(numpy)
     key = np.asarray(numpy_state["state"]["key"], dtype=np.int64).astype(np.uint32)
     numpy_state["state"] = {**numpy_state["state"], "key": key}
     np.random.set_state(numpy_state)
-    torch.set_rng_state(state["torch"])
-    if state["cuda"]:
-        if torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state["cuda"])
-        else:
-            warnings.warn(
-                "The checkpoint holds CUDA random states but CUDA is not available: they are not "
-                "restored, so GPU random numbers will differ from the saved run's.",
-                stacklevel=3,
-            )
+
+
+def _set_cuda(cuda: Any, warn: bool) -> None:
+    if not isinstance(cuda, (list, tuple)):
+        raise TypeError(f"expected a list of CUDA generator states, got {type(cuda)}")
+    if cuda and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(cuda)
+    elif cuda and warn:
+        warnings.warn(
+            "The checkpoint holds CUDA random states but CUDA is not available: they are not "
+            "restored, so GPU random numbers will differ from the saved run's.",
+            stacklevel=4,
+        )
+
+
+def _set_rng_states(state: Mapping[str, Any], warn: bool = True) -> None:
+    setters: dict[str, Callable[[Any], None]] = {
+        "python": _set_python,
+        "numpy": _set_numpy,
+        "torch": torch.set_rng_state,
+        "cuda": lambda cuda: _set_cuda(cuda, warn),
+    }
+    for key, setter in setters.items():
+        try:
+            setter(state[key])
+        except (TypeError, ValueError, KeyError, IndexError, RuntimeError) as error:
+            raise ValueError(
+                f"RNGState state_dict[{key!r}] is not a {key} generator state such as "
+                f"RNGState.state_dict() gives: got {type(state[key]).__name__} "
+                f"{_short(state[key])} ({type(error).__name__}: {error})"
+            ) from error
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+# Handlers that have saved, by weak reference, to find two writing the same names in one place.
+_SAVING: weakref.WeakSet[Checkpoint] = weakref.WeakSet()
+
+
+def _read_checkpoint(path: Path) -> Any:
+    """``torch.load`` a checkpoint file onto the CPU, after checking its checksums.
+
+    A file that does not load is a RuntimeError naming it: torch's own errors for a file cut
+    short are an EOFError without a message or a zip error naming no file, and a changed byte
+    in a tensor loads wrong values without a word.
+    """
+    size = path.stat().st_size  # a missing file: FileNotFoundError, which names it
+    if size == 0:
+        raise RuntimeError(
+            f"Checkpoint file '{path}' is empty (0 bytes): its save was cut short (a kill or full "
+            "disk during a non-atomic save?). Load an older checkpoint."
+        )
+    try:
+        _check_crcs(path)
+    except zipfile.BadZipFile as error:
+        raise RuntimeError(
+            f"Checkpoint file '{path}' is corrupt: {error} (a changed byte on disk, a bad "
+            "copy). Load an older checkpoint."
+        ) from error
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except (PermissionError, IsADirectoryError):
+        raise
+    except Exception as error:
+        first_line = (str(error).splitlines() or [""])[0][:200]
+        raise RuntimeError(
+            f"Checkpoint file '{path}' ({size} bytes) does not load: {type(error).__name__}: "
+            f"{first_line} It is cut short or corrupt, or holds objects that "
+            "torch.load(weights_only=True) refuses. Load an older checkpoint."
+        ) from error
+
+
+def _check_crcs(path: Path) -> None:
+    # torch.save writes a zip archive with a CRC-32 for each part (the pickle, each tensor's
+    # bytes); torch.load does not check them, zipfile does when a part is read to its end.
+    if not zipfile.is_zipfile(path):  # cut short, or torch's legacy format: torch.load decides
+        return
+    with zipfile.ZipFile(path) as archive:
+        for part in archive.infolist():
+            if part.CRC == 0:  # torch.serialization.set_crc32_options(False) stores none
+                continue
+            with archive.open(part) as data:
+                while data.read(1 << 20):
+                    pass
 
 
 def _saved_state(saved: list[Checkpoint.Item]) -> OrderedDict[str, Any]:
