@@ -4,10 +4,12 @@ from collections import defaultdict
 
 from common import make_data, make_model, train_step
 
+from miniengine import Engine as RealEngine
 from miniengine import Events as RealEvents
+from miniengine.engine.events import Every
 
 
-# A filter is a plain function (engine, count) -> bool. Three closures cover every form.
+# A filter is a function (engine, count) -> bool. Three closures cover every form.
 def _every(n):
     return lambda engine, count: count % n == 0
 
@@ -61,8 +63,8 @@ class Engine:
         self.handlers[event.name].append((handler, args, event.filter))
 
     def fire_event(self, event) -> None:
+        count = getattr(self.state, COUNTER.get(event.name, "epoch"))
         for handler, args, event_filter in self.handlers[event.name]:
-            count = getattr(self.state, COUNTER.get(event.name, "epoch"))
             if event_filter is None or event_filter(self, count):
                 handler(self, *args)
 
@@ -91,14 +93,36 @@ def log_loss(engine):  # no counter test any more: the filter does it
     print(f"iteration {engine.state.iteration:2d}  loss {engine.state.output:.2f}")
 
 
-trainer.add_event_handler(ITERATION_COMPLETED(every=4), log_loss)
+trainer.add_event_handler(ITERATION_COMPLETED(every=2), log_loss)
 trainer.add_event_handler(EPOCH_COMPLETED(once=[3]), lambda e: print("epoch 3 is over"))
 trainer.run(data, max_epochs=3)
 
-# The same filters, built by miniengine, fire at the same counts:
+# The same filters, built by miniengine, fire at the same counts. There they are small objects
+# with readable fields, which also know the next count at which they fire.
 for kwargs in [{"every": 3}, {"once": [2, 7]}, {"after": 3, "before": 12, "every": 2}]:
     ours = ITERATION_COMPLETED(**kwargs).filter
-    real = RealEvents.ITERATION_COMPLETED(**kwargs)
+    real = RealEvents.ITERATION_COMPLETED(**kwargs).filter
     counts = [n for n in range(1, 21) if ours(None, n)]
-    same = counts == [n for n in range(1, 21) if real.filter(None, n)]
-    print(f"{real!r} fires at {counts}; same in miniengine: {same}")
+    same = counts == [n for n in range(1, 21) if real(None, n)]
+    print(f"({', '.join(f'{k}={v}' for k, v in kwargs.items())}) fires at {counts}; "
+          f"same in miniengine: {same}")  # fmt: skip
+    print(f"    miniengine's filter {real!r}, next_after(4) = {real.next_after(4)}")
+
+
+class CountedEvery(Every):
+    """miniengine's `every` filter, counting how often the engine calls it."""
+
+    calls = 0
+
+    def __call__(self, engine, count) -> bool:
+        CountedEvery.calls += 1
+        return super().__call__(engine, count)
+
+
+real_engine = RealEngine(lambda engine, batch: None)
+fired = []
+every100 = RealEvents.ITERATION_COMPLETED(event_filter=CountedEvery(100))
+real_engine.add_event_handler(every100, lambda engine: fired.append(engine.state.iteration))
+real_engine.run(None, max_epochs=1, epoch_length=1000)
+print(f"every=100 over 1000 iterations: fired {len(fired)} times, filter called "
+      f"{CountedEvery.calls} times")  # fmt: skip

@@ -15,8 +15,9 @@ NAMES = ["STARTED", "EPOCH_STARTED", "ITERATION_STARTED", "ITERATION_COMPLETED",
 Events = SimpleNamespace(**{name: name for name in NAMES})  # this stage's events are strings
 
 
-class _Terminate(Exception):
-    """Raised after an event's handlers when one of them called terminate()."""
+class _Terminate(BaseException):
+    """Thrown into the schedule when a handler called terminate(). A BaseException, so that
+    the schedule's `except Exception` lets it through."""
 
 
 class State:
@@ -42,33 +43,49 @@ class Engine:
     def fire_event(self, event, *event_args) -> None:
         for handler, args in self.handlers[event]:
             handler(self, *event_args, *args)
-        if self.should_terminate and event not in (Events.TERMINATE, Events.COMPLETED):
-            raise _Terminate
 
     def run(self, data, max_epochs: int = 1) -> State:
+        self._drive(self._schedule(data, max_epochs))
+        return self.state
+
+    def _schedule(self, data, max_epochs: int):
+        """The events of a run, in order: stage 3's loop with `yield` for `fire_event`."""
         s = self.state
         try:
-            self.fire_event(Events.STARTED)
+            yield Events.STARTED
             while s.epoch < max_epochs:
                 s.epoch += 1
-                self.fire_event(Events.EPOCH_STARTED)
+                yield Events.EPOCH_STARTED
                 try:
                     for batch in data:
                         s.iteration += 1
-                        self.fire_event(Events.ITERATION_STARTED)
+                        yield Events.ITERATION_STARTED
                         s.output = self.process_function(self, batch)
-                        self.fire_event(Events.ITERATION_COMPLETED)
-                except _Terminate:
-                    raise
+                        yield Events.ITERATION_COMPLETED
                 except Exception as e:  # inside an epoch: handlers see it, the epoch ends
                     if not self.handlers[Events.EXCEPTION_RAISED]:
                         raise
                     self.fire_event(Events.EXCEPTION_RAISED, e)
-                self.fire_event(Events.EPOCH_COMPLETED)
-        except _Terminate:
+                yield Events.EPOCH_COMPLETED
+        except _Terminate:  # thrown in where the event was yielded
             self.fire_event(Events.TERMINATE)  # no EPOCH_COMPLETED for the epoch that was cut
         self.fire_event(Events.COMPLETED)
-        return s
+
+    def _drive(self, schedule) -> None:
+        """Fire each event the schedule yields, then look at the flag. A stop, or a handler's
+        exception, is thrown into the schedule at the `yield` of the event: its `try` blocks
+        decide what happens next."""
+        event = next(schedule)
+        while True:
+            try:
+                self.fire_event(event)
+                error = _Terminate() if self.should_terminate else None
+            except Exception as e:
+                error = e
+            try:
+                event = next(schedule) if error is None else schedule.throw(error)
+            except StopIteration:  # the schedule is over: so is the run
+                return
 
 
 def scenario(Engine, Events):
