@@ -8,6 +8,7 @@ status 1 if there was one. tests/test_docs.py runs it.
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import pkgutil
 import sys
@@ -43,6 +44,7 @@ def build(output_dir: Path) -> list[str]:
     modules = public_modules()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
+        warnings.filterwarnings("ignore", ".*kept for code ported from Ignite", DeprecationWarning)
         for name in modules:
             _materialise_lazy_names(name)
         pdoc.render.configure(docformat="google", show_source=True)
@@ -51,9 +53,26 @@ def build(output_dir: Path) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    if argv:
-        problems = build(Path(argv[0]))
-        where = argv[0]
+    """Build the reference where ``argv`` says; return the exit status (1 on any warning).
+
+    Args:
+        argv: the command-line arguments, without the program name.
+    """
+    parser = argparse.ArgumentParser(
+        description="Build miniengine's API reference (HTML, with pdoc) from the docstrings; "
+        "exit with status 1 if pdoc warns about anything."
+    )
+    parser.add_argument(
+        "output_dir",
+        nargs="?",
+        type=Path,
+        help="where to write the HTML (default: a temporary directory, removed afterwards: "
+        "enough to check that the reference builds)",
+    )
+    args = parser.parse_args(argv)
+    if args.output_dir is not None:
+        problems = build(args.output_dir)
+        where = str(args.output_dir)
     else:
         with tempfile.TemporaryDirectory() as d:
             problems = build(Path(d))

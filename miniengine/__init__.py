@@ -21,7 +21,7 @@ from miniengine.events import (
     RemovableEventHandle,
 )
 
-__version__ = "0.1.0"
+__version__ = "0.2.0.dev0"  # the one place the version is written (pyproject reads it)
 __all__ = [
     "CallableEventWithFilter",
     "Engine",

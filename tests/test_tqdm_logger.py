@@ -147,6 +147,24 @@ def test_a_terminated_run_closes_its_bar():
     assert segments(out.getvalue())[-1].startswith("Epoch [2/2]: [10/10] 100%")
 
 
+@pytest.mark.parametrize("persist", [False, True])
+def test_terminate_at_an_epochs_last_iteration_shows_the_full_epoch(persist):
+    # The bar advances only when tqdm is due to redraw (never, in a log, within 30 s), so it is
+    # the end-of-run hook that must move it to where the run stopped: 4 of 4, not 0 or 3.
+    out = io.StringIO()
+    bar = ProgressBar(file=out, persist=persist)
+    trainer = Engine(lambda engine, batch: None)
+    bar.attach(trainer)
+    fired = []
+    trainer.add_event_handler(Events.ITERATION_COMPLETED(once=4), lambda e: e.terminate())
+    trainer.add_event_handler(Events.EPOCH_COMPLETED, lambda e: fired.append(e.state.epoch))
+    trainer.run(range(4), max_epochs=2)
+    assert fired == []  # the epoch was cut short: the closing event never came
+    assert trainer.state.iteration == 4
+    assert bar.pbar is None
+    assert segments(out.getvalue())[-1].startswith("Epoch [1/2]: [4/4] 100%")
+
+
 def test_argument_errors():
     trainer = Engine(lambda engine, batch: None)
     bar = ProgressBar(file=io.StringIO())
@@ -167,7 +185,7 @@ def test_argument_errors():
 def test_missing_tqdm_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "tqdm", None)
     monkeypatch.setitem(sys.modules, "tqdm.auto", None)
-    with pytest.raises(ModuleNotFoundError, match=r"pip install \"miniengine\[progress\]\""):
+    with pytest.raises(ModuleNotFoundError, match=r"`pip install tqdm`.*LogProgress"):
         ProgressBar()
 
 

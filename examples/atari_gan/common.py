@@ -9,11 +9,15 @@ three Atari games played by random agents.
 from __future__ import annotations
 
 import argparse
+import io
 import math
 import os
 import random
+import secrets
 import signal
+import sys
 from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any
 
@@ -32,6 +36,9 @@ LEARNING_RATE = 1e-4
 BETAS = (0.5, 0.999)
 # RunningAverage's smoothing factor for the losses written to TensorBoard.
 ALPHA = 0.98
+# Defaults of --iterations and --batch-size (a resumed run keeps its own).
+ITERATIONS = 20_000
+BATCH_SIZE = 16
 
 # The book used "Breakout-v0" and friends: a frame skip drawn from 2..4 at every step and sticky
 # actions (the previous action repeats with probability 0.25). ale-py still registers the -v0
@@ -98,27 +105,31 @@ def make_envs(seed: int | None = None) -> list[InputWrapper]:
     return envs
 
 
-def iterate_batches(envs: Sequence[gymnasium.Env], batch_size: int = 16) -> Iterator[Tensor]:
+def iterate_batches(
+    envs: Sequence[gymnasium.Env], batch_size: int, rng: random.Random
+) -> Iterator[Tensor]:
     """Yields endless batches of frames from random actions in randomly chosen envs.
 
     The envs must have been reset (``make_envs`` does). Frames whose mean is at most 0.01 (blank
     screens) are skipped; an env is reset when its episode ends. Batches are scaled to [-1, 1].
-    Randomness: Python's ``random`` picks the env, each action space samples its action.
+    Randomness: ``rng`` picks the env, each action space samples its action, each env draws its
+    frame skip and sticky actions from its own generators.
 
     Args:
         envs: environments producing (3, 64, 64) float32 frames in [0, 255].
         batch_size: frames per batch.
+        rng: picks the env for each step.
 
     Example:
         >>> envs = make_envs(seed=0)
-        >>> next(iterate_batches(envs, batch_size=4)).shape
+        >>> next(iterate_batches(envs, batch_size=4, rng=random.Random(0))).shape
         torch.Size([4, 3, 64, 64])
         >>> for env in envs:
         ...     env.close()
     """
     batch: list[np.ndarray] = []
     while True:
-        env = random.choice(envs)
+        env = rng.choice(envs)
         obs, _, terminated, truncated, _ = env.step(env.action_space.sample())
         if np.mean(obs) > 0.01:
             batch.append(obs)
@@ -130,6 +141,75 @@ def iterate_batches(envs: Sequence[gymnasium.Env], batch_size: int = 16) -> Iter
             batch.clear()
         if terminated or truncated:
             env.reset()
+
+
+class AtariStream:
+    """The training data: endless batches of random Atari play, a function of the seed alone.
+
+    Every iterator starts the three games afresh, seeded with ``seed``, and first plays, without
+    handing them out, the ``position`` batches already used; then it hands out the next ones
+    and counts them. So one iterator continues where the last one stopped, and a stream whose
+    state was saved in a checkpoint continues the play exactly after ``load_state_dict``: the
+    games are replayed (Atari play, no training) rather than restored, because the emulator's
+    saved state leaves out part of what it needs (see examples/atari_gan/README.md).
+
+    Args:
+        seed: seeds the games, their action spaces and the choice of game at each step.
+        batch_size: frames per batch.
+
+    Example:
+        >>> stream = AtariStream(seed=0, batch_size=2)
+        >>> first, second = next(iter(stream)), next(iter(stream))  # the second continues
+        >>> stream.position
+        2
+        >>> again = AtariStream(seed=5, batch_size=8)
+        >>> again.load_state_dict({"seed": 0, "batch_size": 2, "position": 1})
+        >>> torch.equal(next(iter(again)), second)
+        True
+    """
+
+    def __init__(self, seed: int, batch_size: int) -> None:
+        self.seed = seed
+        self.batch_size = batch_size
+        self.position = 0  # batches handed out so far, by all iterators together
+
+    def __iter__(self) -> Iterator[Tensor]:
+        envs = make_envs(self.seed)
+        try:
+            batches = iterate_batches(envs, self.batch_size, random.Random(self.seed))
+            for _ in range(self.position):  # the replay
+                next(batches)
+            for batch in batches:
+                self.position += 1
+                yield batch
+        finally:
+            for env in envs:
+                env.close()
+
+    def state_dict(self) -> dict[str, int]:
+        """What the stream is made of and how far it got.
+
+        Example:
+            >>> AtariStream(seed=3, batch_size=16).state_dict()
+            {'seed': 3, 'batch_size': 16, 'position': 0}
+        """
+        return {"seed": self.seed, "batch_size": self.batch_size, "position": self.position}
+
+    def load_state_dict(self, state_dict: Mapping[str, int]) -> None:
+        """Continue the stream that ``state_dict`` describes, from its next batch.
+
+        Args:
+            state_dict: what ``state_dict`` returned.
+
+        Example:
+            >>> stream = AtariStream(seed=0, batch_size=16)
+            >>> stream.load_state_dict({"seed": 7, "batch_size": 4, "position": 10})
+            >>> stream.seed, stream.batch_size, stream.position
+            (7, 4, 10)
+        """
+        self.seed = int(state_dict["seed"])
+        self.batch_size = int(state_dict["batch_size"])
+        self.position = int(state_dict["position"])
 
 
 class Discriminator(nn.Module):
@@ -220,19 +300,21 @@ class Generator(nn.Module):
 
 
 class GAN:
-    """The two networks, their optimizers and the loss: everything one training step needs.
+    """The two networks, their optimizers, the loss and the noise: all one training step needs.
 
     Args:
         device: where the networks live and the step computes.
+        seed: seeds the generator of the latent noise (a CPU ``torch.Generator`` of its own, so
+            that it is saved in ``state_dict`` and gives the same latents on any device).
 
     Example:
         >>> _ = torch.manual_seed(0)
-        >>> out = GAN(torch.device("cpu")).step(torch.zeros(2, 3, 64, 64))
+        >>> out = GAN(torch.device("cpu"), seed=0).step(torch.zeros(2, 3, 64, 64))
         >>> sorted(out)
         ['fake', 'loss_dis', 'loss_gen', 'real']
     """
 
-    def __init__(self, device: torch.device) -> None:
+    def __init__(self, device: torch.device, seed: int = 0) -> None:
         self.device = device
         self.discriminator: nn.Module = Discriminator().to(device)
         self.generator: nn.Module = Generator().to(device)
@@ -243,6 +325,7 @@ class GAN:
         dis_params, gen_params = self.discriminator.parameters(), self.generator.parameters()
         self.dis_optimizer = torch.optim.Adam(dis_params, lr=LEARNING_RATE, betas=BETAS)
         self.gen_optimizer = torch.optim.Adam(gen_params, lr=LEARNING_RATE, betas=BETAS)
+        self.noise = torch.Generator().manual_seed(seed)
 
     def step(self, batch: Tensor) -> dict[str, Any]:
         """Trains the discriminator on real and fake images, then the generator on the same fakes.
@@ -260,8 +343,7 @@ class GAN:
             (torch.Size([2, 3, 64, 64]), <class 'float'>)
         """
         real = batch.to(self.device)
-        # The noise is drawn on the CPU so that a seed gives the same latents on any device.
-        noise = torch.randn(len(real), LATENT_SIZE, 1, 1).to(self.device)
+        noise = torch.randn(len(real), LATENT_SIZE, 1, 1, generator=self.noise).to(self.device)
         ones = torch.ones(len(real), device=self.device)
         zeros = torch.zeros(len(real), device=self.device)
         fake = self.generator(noise)
@@ -284,6 +366,44 @@ class GAN:
             "real": real,
             "fake": fake.detach(),
         }
+
+    def state_dict(self) -> dict[str, Any]:
+        """Both networks, both optimizers and the noise generator's state.
+
+        Example:
+            >>> sorted(GAN(torch.device("cpu")).state_dict())
+            ['dis_optimizer', 'discriminator', 'gen_optimizer', 'generator', 'noise']
+        """
+        return {
+            # the networks' own keys, without the "module." that DDP puts in front
+            "discriminator": _unwrapped(self.discriminator).state_dict(),
+            "generator": _unwrapped(self.generator).state_dict(),
+            "dis_optimizer": self.dis_optimizer.state_dict(),
+            "gen_optimizer": self.gen_optimizer.state_dict(),
+            "noise": self.noise.get_state(),
+        }
+
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        """Puts back what ``state_dict`` returned.
+
+        Args:
+            state_dict: what ``state_dict`` returned.
+
+        Example:
+            >>> a, b = GAN(torch.device("cpu"), seed=1), GAN(torch.device("cpu"), seed=2)
+            >>> b.load_state_dict(a.state_dict())
+            >>> torch.equal(torch.randn(3, generator=a.noise), torch.randn(3, generator=b.noise))
+            True
+        """
+        _unwrapped(self.discriminator).load_state_dict(state_dict["discriminator"])
+        _unwrapped(self.generator).load_state_dict(state_dict["generator"])
+        self.dis_optimizer.load_state_dict(state_dict["dis_optimizer"])
+        self.gen_optimizer.load_state_dict(state_dict["gen_optimizer"])
+        self.noise.set_state(state_dict["noise"])
+
+
+def _unwrapped(net: nn.Module) -> nn.Module:
+    return getattr(net, "module", net)
 
 
 def image_grid(images: Tensor, nrow: int = 8, padding: int = 2) -> Tensor:
@@ -339,71 +459,242 @@ def log_images(writer: Any, output: dict[str, Any], step: int) -> None:
     writer.add_image("real", image_grid(output["real"][:64]), step)
 
 
+def save_png(path: Path, images: Tensor) -> None:
+    """Saves a grid of at most 64 images as a PNG, with the pixels TensorBoard shows for it.
+
+    Args:
+        path: the file to write.
+        images: shape (batch, 3, height, width), any range (scaled as ``image_grid`` does).
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     save_png(Path(tmp) / "grid.png", torch.rand(4, 3, 8, 8))
+        ...     cv2.imread(f"{tmp}/grid.png").shape
+        (12, 42, 3)
+    """
+    grid = image_grid(images[:64])
+    # TensorBoard's add_image turns [0, 1] into bytes the same way: scaled by 255, truncated.
+    pixels = (grid * 255).clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
+    if not cv2.imwrite(str(path), cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR)):
+        raise OSError(f"could not write {path}")
+
+
 def _positive_int(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
     if value <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
     return value
 
 
-def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    """Parses the command line both scripts share.
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    # Shows each default in --help, except None: the help text of those says what happens.
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None:
+            return action.help
+        return super()._get_help_string(action)
+
+
+def default_threads() -> int:
+    """The CPU threads torch gets unless ``--threads`` says otherwise: 4, or fewer CPUs.
+
+    Example:
+        >>> 1 <= default_threads() <= 4
+        True
+    """
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return min(4, cpus or 1)
+
+
+def parse_args(argv: Sequence[str] | None = None, resumable: bool = False) -> argparse.Namespace:
+    """Parses the command line both scripts share; ``engine.py`` adds checkpoints and resume.
 
     Args:
         argv: the arguments; None reads ``sys.argv``.
+        resumable: add ``--checkpoint-every``, ``--resume`` and ``--describe``.
 
     Example:
         >>> args = parse_args(["--iterations", "3", "--device", "cpu"])
-        >>> args.iterations, args.batch_size, args.report_every, args.image_every
-        (3, 16, 100, 1000)
+        >>> args.iterations, args.batch_size, args.report_every, args.image_every, args.resume
+        (3, 16, 100, 500, False)
     """
-    parser = argparse.ArgumentParser(description="A DCGAN learns to draw Atari frames.")
-    parser.add_argument(
-        "--iterations", type=_positive_int, default=None, help="default: run until Ctrl-C"
+    parser = argparse.ArgumentParser(
+        description="A DCGAN learns to draw Atari frames.", formatter_class=_HelpFormatter
     )
-    parser.add_argument("--seed", type=int, default=None, help="make the run deterministic")
-    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    parser.add_argument("--logdir", default=None, help="default: TensorBoard's runs/<date>_<host>")
-    parser.add_argument("--batch-size", type=_positive_int, default=16)
-    parser.add_argument("--report-every", type=_positive_int, default=100)
-    parser.add_argument("--image-every", type=_positive_int, default=1000)
-    return parser.parse_args(argv)
+    own = ", or the resumed run's own" if resumable else ""
+    parser.add_argument(
+        "--iterations",
+        type=_positive_int,
+        help=f"iterations in all (default: {ITERATIONS}{own}); Ctrl-C stops a run cleanly",
+    )
+    parser.add_argument(
+        "--seed", type=int, help="seeds everything (default: drawn at random, and printed)"
+    )
+    parser.add_argument(
+        "--device", choices=["auto", "cpu", "cuda"], default="auto", help="auto: CUDA if available"
+    )
+    parser.add_argument(
+        "--threads",
+        type=_positive_int,
+        default=default_threads(),
+        help="CPU threads for torch; the losses depend on it (in their last bits)",
+    )
+    parser.add_argument(
+        "--logdir", default="runs/atari_gan", help="each run writes to a new subdirectory run-<n>"
+    )
+    parser.add_argument(
+        "--batch-size", type=_positive_int, help=f"frames per batch (default: {BATCH_SIZE}{own})"
+    )
+    parser.add_argument(
+        "--report-every", type=_positive_int, default=100, help="iterations between report lines"
+    )
+    parser.add_argument(
+        "--image-every",
+        type=_positive_int,
+        default=500,
+        help="iterations between image grids in TensorBoard (the last iteration gets one too)",
+    )
+    if resumable:
+        parser.add_argument(
+            "--checkpoint-every",
+            type=_positive_int,
+            default=500,
+            help="iterations between checkpoints (and one when the run ends, by Ctrl-C too)",
+        )
+        parser.add_argument(
+            "--resume",
+            action="store_true",
+            help="continue the newest run-<n> in --logdir from its newest checkpoint",
+        )
+        parser.add_argument(
+            "--describe",
+            action="store_true",
+            help="print what the engine calls at each event, then train",
+        )
+    else:
+        parser.set_defaults(resume=False)
+    args = parser.parse_args(argv)
+    if args.device == "cuda" and not torch.cuda.is_available():
+        why = "this torch is built without CUDA" if torch.version.cuda is None else "no GPU found"
+        parser.error(f"argument --device: got 'cuda', but CUDA is not available ({why}); "
+                     "use --device cpu, or auto (CUDA when available)")  # fmt: skip
+    if args.resume and (args.seed is not None or args.batch_size is not None):
+        parser.error("argument --resume: a resumed run keeps its own seed and batch size; "
+                     "drop --seed and --batch-size")  # fmt: skip
+    if args.resume and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        parser.error("argument --resume: runs in one process only (each rank plays its own "
+                     "games, and a checkpoint holds rank 0's)")  # fmt: skip
+    if not args.resume:
+        args.iterations = args.iterations or ITERATIONS
+        args.batch_size = args.batch_size or BATCH_SIZE
+    return args
 
 
-def setup(args: argparse.Namespace) -> tuple[GAN, Iterator[Tensor]]:
-    """Seeds everything, picks the device, builds the envs, the data stream and the GAN.
+def new_run_dir(logdir: str | Path, create: bool = True) -> Path:
+    """Makes a new run directory ``logdir/run-<n>``, ``n`` one more than the highest there.
+
+    Args:
+        logdir: the directory that holds the runs.
+        create: make the directory (under torchrun, rank 0 alone does).
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     [new_run_dir(tmp).name for _ in range(2)], newest_run_dir(tmp).name
+        (['run-1', 'run-2'], 'run-2')
+    """
+    root = Path(logdir)
+    n = max(_run_numbers(root), default=0) + 1
+    while create:
+        try:
+            (root / f"run-{n}").mkdir(parents=True)
+            break
+        except FileExistsError:  # another run started at the same moment took it
+            n += 1
+    return root / f"run-{n}"
+
+
+def newest_run_dir(logdir: str | Path) -> Path | None:
+    """The run directory ``logdir/run-<n>`` with the highest ``n``, or None if there is none.
+
+    Args:
+        logdir: the directory that holds the runs.
+
+    Example:
+        >>> print(newest_run_dir("no/such/directory"))
+        None
+    """
+    numbers = _run_numbers(Path(logdir))
+    return Path(logdir) / f"run-{max(numbers)}" if numbers else None
+
+
+def _run_numbers(root: Path) -> list[int]:
+    names = [p.name for p in root.glob("run-*") if p.is_dir()]
+    return [int(name[4:]) for name in names if name[4:].isdigit()]
+
+
+def setup(args: argparse.Namespace) -> tuple[GAN, AtariStream, Path]:
+    """Seeds everything, sets the threads, picks the device and the run directory; builds the GAN.
 
     Args:
         args: what ``parse_args`` returned.
 
+    Returns:
+        The GAN, the data stream and the run directory (a new one, or with ``--resume`` the
+        newest one in ``--logdir``).
+
     Example:
-        >>> gan, batches = setup(parse_args(["--seed", "0", "--device", "cpu"]))
-        >>> next(batches).shape
-        torch.Size([16, 3, 64, 64])
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     args = parse_args(["--seed", "0", "--device", "cpu", "--logdir", tmp])
+        ...     gan, batches, logdir = setup(args)  # doctest: +ELLIPSIS
+        ...     next(iter(batches)).shape, logdir.name
+        run directory: .../run-1 (tensorboard --logdir ...)
+        seed 0, ... CPU threads, device cpu
+        (torch.Size([16, 3, 64, 64]), 'run-1')
     """
     idist.initialize()  # under torchrun, join the other processes; alone, nothing to do
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(line_buffering=True)  # each line reaches a pipe (tee, a test) now
     if idist.get_world_size() > 1:
         device = idist.device()  # one GPU per process with NCCL, else the CPU
     elif args.device == "auto":
         device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     else:
         device = torch.device(args.device)
+    # The losses depend on the number of threads (sums are split among them), so it is set
+    # here, printed, and not left to the machine or to OMP_NUM_THREADS.
+    torch.set_num_threads(args.threads)
     # Each rank draws its own frames and noise: its seed is offset by its rank (DDP starts every
     # rank from rank 0's weights).
-    seed = None if args.seed is None else args.seed + idist.get_rank()
-    if seed is not None:
-        random.seed(seed)
-        np.random.seed(seed)
-        torch.manual_seed(seed)
-        if device.type == "cuda":
-            # cuDNN and cuBLAS pick the fastest kernels by default, some of which add in a
-            # varying order; these settings ask for reproducible ones (cuBLAS reads the
-            # variable when it starts, which is after this).
-            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-            torch.use_deterministic_algorithms(True, warn_only=True)
-            torch.backends.cudnn.benchmark = False
-    gan = GAN(device)
-    return gan, iterate_batches(make_envs(seed), args.batch_size)
+    seed = secrets.randbelow(2**31) if args.seed is None else args.seed
+    seed += idist.get_rank()
+    random.seed(seed)  # for any library that draws from the global generators
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # the networks' initial weights
+    if device.type == "cuda":
+        # cuDNN and cuBLAS pick the fastest kernels by default, some of which add in a varying
+        # order; these settings ask for reproducible ones (cuBLAS reads the variable when it
+        # starts, which is after this).
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.benchmark = False
+    gan = GAN(device, seed)
+    batches = AtariStream(seed, args.batch_size or BATCH_SIZE)
+    if args.resume:
+        logdir = newest_run_dir(args.logdir)
+        if logdir is None:
+            sys.exit(f"--resume: no run-<n> directory in {args.logdir} to continue")
+    else:
+        logdir = new_run_dir(args.logdir, create=idist.get_rank() == 0)
+    if idist.get_rank() == 0:
+        print(f"run directory: {logdir} (tensorboard --logdir {args.logdir})")
+        if not args.resume:
+            print(f"seed {seed}, {args.threads} CPU threads, device {device}")
+    return gan, batches, logdir
 
 
 class CtrlC:
@@ -460,6 +751,115 @@ def report_line(iteration: int, averages: Mapping[str, float]) -> str:
     """
     gen, dis = averages["avg_loss_gen"], averages["avg_loss_dis"]
     return f"iteration {iteration}: avg_loss_gen={gen:.6f} avg_loss_dis={dis:.6f}"
+
+
+def averages_line(averages: Mapping[str, float]) -> str:
+    """Formats the smoothed losses printed before the final line.
+
+    Args:
+        averages: the running averages, under ``avg_loss_gen`` and ``avg_loss_dis``.
+
+    Example:
+        >>> averages_line({"avg_loss_gen": 2.5, "avg_loss_dis": 0.25})
+        'running averages (alpha=0.98): avg_loss_gen=2.500000 avg_loss_dis=0.250000'
+    """
+    gen, dis = averages["avg_loss_gen"], averages["avg_loss_dis"]
+    return f"running averages (alpha={ALPHA}): avg_loss_gen={gen:.6f} avg_loss_dis={dis:.6f}"
+
+
+# raw.py's progress line: redrawn in place every second on a terminal; in a log, where every
+# redraw stays, a line every 30 s (as ProgressBar does).
+PROGRESS_SECONDS, PROGRESS_END = (1.0, "\r") if sys.stderr.isatty() else (30.0, "\n")
+
+
+def progress_line(done: int, total: int, seconds: float) -> str:
+    """Formats raw.py's progress: iterations done, the share, time spent and left, the rate.
+
+    Padded to 48 columns, so that a shorter line drawn over a longer one hides it; the report
+    lines are longer, so they hide it too.
+
+    Args:
+        done: iterations done in this process.
+        total: iterations this process will do.
+        seconds: time spent on them.
+
+    Example:
+        >>> progress_line(30, 120, 45.0).rstrip()
+        '[30/120]  25% 00:45<02:15, 1.50 s/it'
+    """
+    per_iteration = seconds / max(done, 1)
+    left = (total - done) * per_iteration
+    line = f"[{done}/{total}] {100 * done / total:3.0f}% {_clock(seconds)}<{_clock(left)}"
+    return f"{line}, {per_iteration:.2f} s/it".ljust(48)
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+
+
+def finish(
+    logdir: Path, iteration: int, output: dict[str, Any], averages: Mapping[str, float]
+) -> None:
+    """Saves the last fakes as ``fake.png`` in the run directory and prints the last lines.
+
+    Args:
+        logdir: the run directory.
+        iteration: the number of iterations completed.
+        output: what ``GAN.step`` returned for that iteration.
+        averages: the running averages, under ``avg_loss_gen`` and ``avg_loss_dis``.
+
+    Example:
+        >>> import tempfile
+        >>> out = {"fake": torch.zeros(1, 3, 2, 2), "loss_gen": 0.5, "loss_dis": 1.0}
+        >>> with tempfile.TemporaryDirectory() as tmp:  # doctest: +ELLIPSIS
+        ...     finish(Path(tmp), 7, out, {"avg_loss_gen": 0.5, "avg_loss_dis": 1.0})
+        last fakes: .../fake.png
+        running averages (alpha=0.98): avg_loss_gen=0.500000 avg_loss_dis=1.000000
+        final iteration=7 loss_gen=0.5 loss_dis=1.0
+    """
+    save_png(logdir / "fake.png", output["fake"])
+    print(f"last fakes: {logdir / 'fake.png'}")
+    print(averages_line(averages))
+    print(final_line(iteration, output))
+
+
+# ProgressBar's layout with the rate added: "Training: [30/120]  25%|##5 [00:45<02:15, 1.50s/it]"
+BAR = {
+    "desc": "Training",
+    "bar_format": "{desc}[{n_fmt}/{total_fmt}] {percentage:3.0f}%|{bar}{postfix} "
+    "[{elapsed}<{remaining}, {rate_fmt}]",
+}
+
+
+def check_resume(path: Path, saved: Mapping[str, Any], iterations: int | None) -> int:
+    """Says where a resumed run starts and returns its end; exits if nothing is left to do.
+
+    Args:
+        path: the checkpoint file.
+        saved: its content, with the engine's and the data stream's states.
+        iterations: ``--iterations``, the new end; None keeps the run's own.
+
+    Example:
+        >>> saved = {"engine": {"iteration": 10, "max_iters": 100},
+        ...          "batches": {"seed": 3, "batch_size": 16, "position": 10}}
+        >>> check_resume(Path("c.pt"), saved, iterations=20)
+        resuming from c.pt at iteration 10 of 20 (seed 3, batch size 16): replaying 10 batches
+        20
+    """
+    iteration, data = saved["engine"]["iteration"], saved["batches"]
+    total = iterations or saved["engine"]["max_iters"]
+    if total <= iteration:
+        sys.exit(
+            f"--resume: the run in {path.parent.parent} has done {iteration} of {total} "
+            f"iterations; give --iterations above {iteration} to train it further"
+        )
+    print(
+        f"resuming from {path} at iteration {iteration} of {total} (seed {data['seed']}, "
+        f"batch size {data['batch_size']}): replaying {data['position']} batches"
+    )
+    return total
 
 
 def final_line(iteration: int, output: dict[str, Any]) -> str:

@@ -13,6 +13,9 @@ time. No timer is added to either script; two clocks are read from outside:
 * CPU time: the processor seconds each process used (``getrusage``), minus those of a
   one-iteration run of the same script (start-up: imports, envs, networks), per iteration.
   On a machine shared with other work this is much steadier than wall time. Unix only.
+
+It also draws a picture (``--picture``, with matplotlib): both runs' loss curves, one over the
+other, and the distribution of their seconds per iteration.
 """
 
 from __future__ import annotations
@@ -24,15 +27,22 @@ import statistics
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.backend.event_processing.event_accumulator import (  # type: ignore[import-untyped]
+    EventAccumulator,
+)
+
+from . import common
 
 HERE = Path(__file__).resolve().parent
 SCRIPTS = ("raw", "engine")
+TAGS = ("train/avg_loss_gen", "train/avg_loss_dis")
 Process = subprocess.Popen[str]
+Curves = dict[str, tuple[list[int], list[float]]]  # tag -> (steps, values)
 
 
 def loop_lines(path: Path) -> int:
@@ -62,11 +72,17 @@ def loop_lines(path: Path) -> int:
     return sum(1 for line in lines if line.strip() and not line.strip().startswith("#"))
 
 
+def _scalars(logdir: Path) -> EventAccumulator:
+    events = EventAccumulator(str(logdir), size_guidance={"scalars": 0})
+    events.Reload()
+    return events
+
+
 def iteration_seconds(logdir: Path) -> list[float]:
     """Returns the time between consecutive iterations, from the wall times of one scalar.
 
     Args:
-        logdir: a directory written by raw.py or engine.py.
+        logdir: a run directory written by raw.py or engine.py.
 
     Example:
         >>> import tempfile
@@ -78,16 +94,92 @@ def iteration_seconds(logdir: Path) -> list[float]:
         ...     iteration_seconds(Path(tmp))
         [0.5, 1.5]
     """
-    events = EventAccumulator(str(logdir), size_guidance={"scalars": 0})
-    events.Reload()
-    walls = [event.wall_time for event in events.Scalars("train/avg_loss_gen")]
+    walls = [event.wall_time for event in _scalars(logdir).Scalars(TAGS[0])]
     return [later - earlier for earlier, later in pairwise(walls)]
+
+
+def loss_curves(logdir: Path) -> Curves:
+    """Reads both smoothed losses of a run: for each tag, the steps and the values.
+
+    Args:
+        logdir: a run directory written by raw.py or engine.py.
+
+    Example:
+        >>> import tempfile
+        >>> from torch.utils.tensorboard import SummaryWriter
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     with SummaryWriter(tmp) as writer:
+        ...         for tag in TAGS:
+        ...             writer.add_scalar(tag, 0.5, 1)
+        ...     loss_curves(Path(tmp))["train/avg_loss_dis"]
+        ([1], [0.5])
+    """
+    events = _scalars(logdir)
+    return {
+        tag: ([e.step for e in events.Scalars(tag)], [e.value for e in events.Scalars(tag)])
+        for tag in TAGS
+    }
+
+
+def draw(path: Path, curves: Mapping[str, Curves], seconds: Mapping[str, list[float]]) -> None:
+    """Draws each script's loss curves, one over the other, and its seconds per iteration.
+
+    matplotlib is imported here, so that the comparison itself runs without it.
+
+    Args:
+        path: the PNG file to write.
+        curves: for each script, what ``loss_curves`` read.
+        seconds: for each script, the seconds each iteration took.
+
+    Example:
+        >>> import tempfile
+        >>> curves = {"raw": {tag: ([1, 2], [1.0, 0.5]) for tag in TAGS}}
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     draw(Path(tmp) / "c.png", curves, {"raw": [0.5, 0.6]})
+        ...     (Path(tmp) / "c.png").read_bytes()[:4]
+        b'\\x89PNG'
+    """
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")  # files only: no display needed
+        import matplotlib.pyplot as plt
+    except ImportError as e:
+        raise ModuleNotFoundError(
+            "compare.py draws its picture with matplotlib: `pip install matplotlib` "
+            '(or `pip install -e ".[examples]"`)'
+        ) from e
+    figure, axes = plt.subplots(1, 3, figsize=(15, 4.5))
+    # raw.py wide and pale, engine.py dashed over it: where the curves coincide, both show.
+    styles: dict[str, dict[str, Any]] = {
+        "raw": {"linewidth": 4, "alpha": 0.4},
+        "engine": {"linewidth": 1.5, "linestyle": "--"},
+    }
+    for axis, tag in zip(axes, TAGS, strict=False):
+        for name, runs in curves.items():
+            axis.plot(*runs[tag], label=f"{name}.py", **styles.get(name, {}))
+        axis.set(title=tag, xlabel="iteration", ylabel="running average")
+        axis.legend()
+    for name, values in seconds.items():
+        axes[2].hist(
+            values,
+            bins=30,
+            alpha=0.5,
+            label=f"{name}.py (median {statistics.median(values):.3f} s)",
+        )
+    axes[2].set(title="time per iteration", xlabel="seconds", ylabel="iterations")
+    axes[2].legend()
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
 
 
 def _start(name: str, args: argparse.Namespace, iterations: int, logdir: Path) -> Process:
     command = [sys.executable, "-m", f"examples.atari_gan.{name}", "--logdir", str(logdir)]
     command += ["--iterations", str(iterations), "--seed", str(args.seed)]
     command += ["--device", args.device, "--batch-size", str(args.batch_size)]
+    command += ["--threads", str(args.threads)]
     print(f"running {' '.join(command[1:])}", file=sys.stderr, flush=True)
     return subprocess.Popen(
         command, cwd=HERE.parents[1], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -110,32 +202,47 @@ def _finish(name: str, process: Process) -> tuple[str, float]:
     return stdout.splitlines()[-1], cpu
 
 
+def _run_dir(logdir: Path) -> Path:
+    run = common.newest_run_dir(logdir)
+    assert run is not None, f"no run directory in {logdir}"
+    return run
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs both scripts, prints the comparison and returns 0 when their results are identical.
 
     Args:
         argv: command-line arguments; None reads ``sys.argv``.
     """
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--iterations", type=int, default=300)
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    parser.add_argument("--iterations", type=int, default=300, help="iterations per run")
     parser.add_argument("--repeats", type=int, default=1, help="runs of each script")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="the seed of every run")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--batch-size", type=int, default=16, help="frames per batch")
+    parser.add_argument(
+        "--threads", type=int, default=common.default_threads(), help="CPU threads per script"
+    )
     parser.add_argument(
         "--together",
         action="store_true",
         help="run the two scripts at the same time, so that both see the same machine load "
-        "(on 2 cores, set OMP_NUM_THREADS=1)",
+        "(on 2 cores, with --threads 1)",
+    )
+    parser.add_argument(
+        "--picture", type=Path, default=Path("runs/compare.png"), help="the PNG to draw"
     )
     args = parser.parse_args(argv)
-    if args.iterations < 2:
-        parser.error(f"--iterations must be at least 2 to time one, got {args.iterations}")
-    if args.repeats < 1:
-        parser.error(f"--repeats must be at least 1, got {args.repeats}")
+    for name, low in (("iterations", 2), ("repeats", 1), ("batch_size", 1), ("threads", 1)):
+        if getattr(args, name) < low:
+            flag = "--" + name.replace("_", "-")
+            parser.error(f"argument {flag}: must be at least {low}, got {getattr(args, name)}")
 
     finals: dict[str, set[str]] = {name: set() for name in SCRIPTS}
     seconds: dict[str, list[float]] = {name: [] for name in SCRIPTS}
+    curves: dict[str, Curves] = {}
     cpu = dict.fromkeys(SCRIPTS, 0.0)
     with tempfile.TemporaryDirectory() as tmp:
         startup = {
@@ -158,7 +265,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             for name, (line, used) in results.items():
                 finals[name].add(line)
                 cpu[name] += (used - startup[name]) / (args.iterations - 1) / args.repeats
-                seconds[name] += iteration_seconds(logdirs[name])
+                seconds[name] += iteration_seconds(_run_dir(logdirs[name]))
+                curves.setdefault(name, loss_curves(_run_dir(logdirs[name])))
 
     identical = len(finals["raw"] | finals["engine"]) == 1
     print(f"final lines identical: {'yes' if identical else 'NO'}")
@@ -174,6 +282,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"CPU {cpu_ratio:.4f}")
     lines = {name: loop_lines(HERE / f"{name}.py") for name in SCRIPTS}
     print(f"training loop (main, code lines): raw.py {lines['raw']}, engine.py {lines['engine']}")
+    try:
+        draw(args.picture, curves, seconds)
+        print(f"picture: {args.picture}")
+    except ModuleNotFoundError as e:
+        print(f"no picture: {e}", file=sys.stderr)
     return 0 if identical else 1
 
 

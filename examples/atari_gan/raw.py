@@ -6,6 +6,8 @@ Run from the repository root: ``python -m examples.atari_gan.raw --iterations 20
 
 from __future__ import annotations
 
+import sys
+import time
 from collections.abc import Sequence
 from contextlib import nullcontext
 from itertools import islice
@@ -24,13 +26,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         argv: command-line arguments; None reads ``sys.argv``.
     """
     args = common.parse_args(argv)
-    gan, batches = common.setup(args)
+    gan, batches, logdir = common.setup(args)
     ctrl_c = common.CtrlC()
     iteration, output, alpha = 0, {}, common.ALPHA
     avg: dict[str, float] = {}  # the running averages, by name
     # Under torchrun every rank runs this loop; rank 0 alone prints and writes.
     rank, world = idist.get_rank(), idist.get_world_size()
-    with SummaryWriter(log_dir=args.logdir) if rank == 0 else nullcontext() as writer:
+    start = shown = time.monotonic()  # for the progress line
+    with SummaryWriter(log_dir=logdir) if rank == 0 else nullcontext() as writer:
         for batch in islice(batches, args.iterations):
             output = gan.step(batch)
             iteration += 1
@@ -42,13 +45,22 @@ def main(argv: Sequence[str] | None = None) -> None:
                 if writer is not None:
                     writer.add_scalar(f"train/{key}", avg[key], iteration)
             if rank == 0 and iteration % args.report_every == 0:
-                print(common.report_line(iteration, avg), flush=True)
+                print(common.report_line(iteration, avg))
             if writer is not None and iteration % args.image_every == 0:
                 common.log_images(writer, output, iteration)
+            now = time.monotonic()
+            if rank == 0 and now - shown >= common.PROGRESS_SECONDS:
+                shown = now
+                line = common.progress_line(iteration, args.iterations, now - start)
+                print(line, end=common.PROGRESS_END, file=sys.stderr, flush=True)
             if ctrl_c.pressed:
                 break
+        if writer is not None and iteration % args.image_every:  # the last iteration's too
+            common.log_images(writer, output, iteration)
     if rank == 0:
-        print(common.final_line(iteration, output), flush=True)
+        seconds = time.monotonic() - start  # the progress line once more, where it ended
+        print(common.progress_line(iteration, args.iterations, seconds), file=sys.stderr)
+        common.finish(logdir, iteration, output, avg)
 
 
 if __name__ == "__main__":

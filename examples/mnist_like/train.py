@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -44,31 +45,96 @@ def make_digits(n: int, seed: int) -> TensorDataset:
     return TensorDataset(patterns[y] + 0.75 * torch.randn(n, 64, generator=generator), y)
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The command line, checked: each mistake is named with the value given and what is allowed.
+
+    Args:
+        argv: command-line arguments; None reads ``sys.argv``.
+    """
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    parser.add_argument("--epochs", type=_positive_int, default=5, help="passes over the data")
+    parser.add_argument(
+        "--eval-every", type=_positive_int, default=1, help="epochs between evaluations"
+    )
+    parser.add_argument("--small", action="store_true", help="a tiny dataset, for smoke tests")
+    parser.add_argument(
+        "--logdir", default="runs/mnist_like", help="each run writes to a new subdirectory run-<n>"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seeds the data and the weights")
+    parser.add_argument(
+        "--device", choices=["auto", "cpu", "cuda"], default="auto", help="auto: CUDA if available"
+    )
+    args = parser.parse_args(argv)
+    if args.eval_every > args.epochs:
+        parser.error(f"argument --eval-every: got {args.eval_every}, more than --epochs "
+                     f"{args.epochs}: the model would never be evaluated nor saved")  # fmt: skip
+    if args.device == "cuda" and not torch.cuda.is_available():
+        why = "this torch is built without CUDA" if torch.version.cuda is None else "no GPU found"
+        parser.error(f"argument --device: got 'cuda', but CUDA is not available ({why}); "
+                     "use --device cpu, or auto (CUDA when available)")  # fmt: skip
+    return args
+
+
+def new_run_dir(logdir: str | Path) -> Path:
+    """Makes ``logdir/run-<n>``, ``n`` one more than the highest there, so runs never mix.
+
+    Args:
+        logdir: the directory that holds the runs.
+    """
+    root = Path(logdir)
+    names = [p.name[4:] for p in root.glob("run-*")]
+    n = max((int(name) for name in names if name.isdigit()), default=0) + 1
+    while True:
+        try:
+            (root / f"run-{n}").mkdir(parents=True)
+            return root / f"run-{n}"
+        except FileExistsError:  # another run started at the same moment took it
+            n += 1
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     """Train, evaluating every ``--eval-every`` epochs; return the last validation metrics.
 
     Args:
         argv: command-line arguments; None reads ``sys.argv``.
     """
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--eval-every", type=int, default=1)
-    parser.add_argument("--small", action="store_true", help="a tiny dataset, for smoke tests")
-    parser.add_argument("--logdir", default="runs/mnist_like")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
+    args = parse_args(argv)
     idist.initialize()  # joins torchrun's processes; nothing to do in a plain `python` run
+    if idist.get_world_size() > 1:
+        device = idist.device()  # each process its own GPU, or the CPU
+    elif args.device == "auto":
+        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    else:
+        device = torch.device(args.device)
     torch.manual_seed(args.seed)
+    # rank 0 makes the run directory; the others write nothing
+    logdir = new_run_dir(args.logdir) if idist.get_rank() == 0 else Path(args.logdir)
+    if idist.get_rank() == 0:
+        print(f"run directory: {logdir}")
     n = 512 if args.small else 8192
     # with several processes: a DistributedSampler, and batch_size 64 split among them
     train = idist.auto_dataloader(make_digits(n, args.seed), batch_size=64, shuffle=True)
     val = idist.auto_dataloader(make_digits(n // 4, args.seed + 1), batch_size=256, shuffle=False)
 
-    model = idist.auto_model(nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 10)))
+    model: nn.Module = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 10))
+    # with several processes: on each process's device, wrapped in DDP
+    model = idist.auto_model(model) if idist.get_world_size() > 1 else model.to(device)
     optimizer = idist.auto_optim(torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9))
-    trainer = create_supervised_trainer(model, optimizer, nn.CrossEntropyLoss())
+    trainer = create_supervised_trainer(model, optimizer, nn.CrossEntropyLoss(), device=device)
     metrics = {"accuracy": Accuracy(), "loss": Loss(nn.CrossEntropyLoss())}
-    evaluator = create_supervised_evaluator(model, metrics=metrics)
+    evaluator = create_supervised_evaluator(model, metrics=metrics, device=device)
 
     # cosine decay of the learning rate from 0.1 to 0.001 over the whole run
     lr = CosineAnnealingScheduler(optimizer, "lr", 0.1, 0.001, args.epochs * len(train) + 1)
@@ -85,14 +151,14 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     # keep the model with the best validation accuracy, named after the trainer's epoch
     best = Checkpoint(
         {"model": model},
-        DiskSaver(f"{args.logdir}/checkpoints", require_empty=False),
+        DiskSaver(logdir / "checkpoints"),  # a new run directory: empty
         filename_prefix="best",
         score_name="accuracy",
         global_step_transform=global_step_from_engine(trainer),
     )
     evaluator.add_event_handler(Events.COMPLETED, best)
 
-    with TensorboardLogger(log_dir=args.logdir) as tb:
+    with TensorboardLogger(log_dir=logdir) as tb:
         tb.attach_output_handler(
             trainer,
             Events.ITERATION_COMPLETED,

@@ -1,7 +1,7 @@
 """ProgressBar: a tqdm bar per epoch, with chosen metrics and output in its postfix.
 
-tqdm is an optional dependency: ``pip install "miniengine[progress]"`` (or ``pip install
-tqdm``). For logs that are not a terminal, see also ``LogProgress``.
+tqdm is an optional dependency: ``pip install tqdm``. For logs that are not a terminal, see also
+``LogProgress``, which needs nothing.
 """
 
 from __future__ import annotations
@@ -31,8 +31,7 @@ def _tqdm_class() -> Any:
     except ImportError as e:
         raise ModuleNotFoundError(
             "ProgressBar needs tqdm, an optional dependency of miniengine. Install it with "
-            '`pip install "miniengine[progress]"` (or `pip install tqdm`), or use '
-            "miniengine.handlers.LogProgress, which needs nothing."
+            "`pip install tqdm`, or use miniengine.handlers.LogProgress, which needs nothing."
         ) from e
     return tqdm
 
@@ -163,7 +162,7 @@ class ProgressBar(_ProgressDisplay):
 
         engine.add_event_handler(event_name, advanced)
         engine.add_event_handler(closing, closed)
-        engine._on_run_end.append(ended)
+        engine.run_end_hooks.append(ended)
 
     def _set_postfix(self, engine: Engine, show: tuple) -> None:
         values = _collect(engine, *show)
