@@ -43,12 +43,17 @@ _WHERE = {
     "create_lr_scheduler_with_warmup": "param_scheduler",
     "CyclicalScheduler": "param_scheduler",
     "ParamGroupScheduler": "param_scheduler",
+    "BaseParamScheduler": "param_scheduler",
+    "BatchSizeScheduler": "param_scheduler",
+    "ReduceLROnPlateauScheduler": "param_scheduler",
     "ProgressBar": "tqdm_logger",
     "LogProgress": "log_progress",
     "EarlyStopping": "early_stopping",
     "Timer": "timing",
     "TerminateOnNan": "terminate_on_nan",
     "TimeLimit": "time_limit",
+    "BasicTimeProfiler": "time_profilers",
+    "HandlersTimeProfiler": "time_profilers",
 }
 
 __all__ = sorted(_WHERE)
