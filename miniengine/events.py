@@ -20,5 +20,6 @@ from miniengine.engine.events import (  # noqa: F401
     Every,
     Once,
     RemovableEventHandle,
+    State,
 )
 from miniengine.engine.events import __all__ as __all__

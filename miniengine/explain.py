@@ -5,7 +5,9 @@ the events, with each filter in words. ``trace`` records, while it is on, every 
 fires, at which epoch and iteration, and for each handler whether it ran or a filter skipped
 it and how long it took. It works by swapping the engine's handler lists for timed copies and
 putting the originals back on exit, so when no trace is on nothing in the engine changes and
-a run costs exactly what it did.
+a run costs exactly what it did. It also keeps running timings (``Timings``) of every event,
+handler, process-function call and batch fetched, for the whole trace: the time profilers of
+``miniengine.handlers`` are views on them.
 
 Example:
     >>> from miniengine import Engine, Events
@@ -28,19 +30,24 @@ from __future__ import annotations
 
 import functools
 import json
-import operator
+import math
 import os
 import re
 import time
+from array import array
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, MutableSequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from miniengine.engine import Engine
+from miniengine.engine import Engine, HandlerEntry
+from miniengine.engine.events import Between, Every, Once
 
 __all__ = [
     "HandlerCall",
+    "HandlerTimings",
+    "as_loop",
+    "Timings",
     "Trace",
     "TracedEvent",
     "describe",
@@ -85,8 +92,8 @@ def _listed(words: list[str]) -> str:
 def filter_in_words(event_filter: Callable | None, counter: str | None = "iteration") -> str:
     """Say in words when a filter lets a handler run.
 
-    Filters made by ``every``/``once``/``before``/``after`` are recognised by the names
-    ``miniengine.events`` gives them; any other filter is shown by its function name.
+    The built-in filters (``Every``, ``Once``, ``Between`` of ``miniengine.engine.events``)
+    are described from their fields; any other filter by its function name.
 
     Args:
         event_filter: a filter ``(engine, count) -> bool``, or None (no filter).
@@ -104,26 +111,23 @@ def filter_in_words(event_filter: Callable | None, counter: str | None = "iterat
     if event_filter is None:
         return "always"
     counter = counter or "count"
-    name = getattr(event_filter, "__name__", type(event_filter).__name__)
-    if getattr(event_filter, "__module__", None) != "miniengine.events":
-        return f"when {name}(engine, {counter})"
-    if m := re.fullmatch(r"every=(\d+)", name):
-        return f"every {_ordinal(int(m[1]))} {counter}"
-    if m := re.fullmatch(r"once=\[([\d, ]+)\]", name):
-        counts = m[1].split(", ")
+    if isinstance(event_filter, Every):
+        return f"every {_ordinal(event_filter.every)} {counter}"
+    if isinstance(event_filter, Once):
+        counts = [str(c) for c in sorted(event_filter.counts)]
         if len(counts) == 1:
             return f"once, at {counter} {counts[0]}"
         return f"at {_plural(counter)} {_listed(counts)}"
-    if m := re.fullmatch(r"after=(\d+), before=(\d+|inf), every=(\d+)", name):
-        first, every = int(m[1]) + 1, int(m[3])
-        last = None if m[2] == "inf" else int(m[2]) - 1
-        if last is None:
+    if isinstance(event_filter, Between):
+        first, every = event_filter.after + 1, event_filter.every
+        if event_filter.before == math.inf:
             span = f"{_plural(counter)} from {first} on"
-        elif first > last:
-            return f"never (after {counter} {m[1]} and before {m[2]})"
+        elif (last := int(event_filter.before) - 1) == first:
+            return f"once, at {counter} {first}"
         else:
             span = f"{_plural(counter)} {first}..{last}"
         return span if every == 1 else f"{span}, every {_ordinal(every)}"
+    name = getattr(event_filter, "__name__", type(event_filter).__name__)
     return f"when {name}(engine, {counter})"
 
 
@@ -171,8 +175,8 @@ def handler_name(handler: Any) -> str:
     return name
 
 
-def _call(key: str, entry: tuple) -> str:
-    handler, with_engine, args, kwargs = entry[:4]
+def _call(key: str, entry: HandlerEntry) -> str:
+    handler, with_engine, args, kwargs, _ = entry
     # The engine adds the exception, or the keyword iter_counter, to these two events' calls.
     parts = ["engine"] if with_engine else []
     parts += ["exception"] if key == "EXCEPTION_RAISED" else []
@@ -189,8 +193,9 @@ def _table(rows: list[list[str]]) -> str:
 
 
 def _events_in_order(engine: Engine) -> list[str]:
-    custom = [key for key in engine._event_handlers if key not in FIRING_ORDER]
-    return [key for key in FIRING_ORDER if key in engine._event_handlers] + custom
+    registered = engine.event_handlers
+    custom = [key for key in registered if key not in FIRING_ORDER]
+    return [key for key in FIRING_ORDER if key in registered] + custom
 
 
 def describe(engine: Engine) -> str:
@@ -221,17 +226,94 @@ def describe(engine: Engine) -> str:
         COMPLETED         Engine.terminate(engine)   always
     """
     rows = [["event", "handler call", "runs"]]
+    handlers, counters = engine.event_handlers, engine.state.event_to_attr
     for key in _events_in_order(engine):
         if key == "ITERATION_COMPLETED":
             call = f"{handler_name(engine._process_function)}(engine, batch)"
             rows.append(["process_function", call, "every iteration"])
-        for i, entry in enumerate(_original_entries(engine._event_handlers[key])):
-            when = filter_in_words(entry[4], engine._counters.get(key))
+        for i, entry in enumerate(_original_entries(handlers[key])):
+            when = filter_in_words(entry.filter, counters.get(key))
             rows.append([key if i == 0 else "", _call(key, entry), when])
     return _table(rows)
 
 
 # ----------------------------------------------------------------------------- trace
+class Timings:
+    """Running statistics of measured durations: count, total, min and max (with the index of
+    the measurement), mean and standard deviation, in constant memory.
+
+    The mean and variance are updated with Welford's method, which stays accurate over
+    millions of values. ``std`` is the sample standard deviation (divided by ``n - 1``, as
+    ``torch.std``); it is nan with fewer than two values.
+
+    Args:
+        keep: also keep every value, in order, in ``values`` (8 bytes each).
+
+    Example:
+        >>> t = Timings()
+        >>> for seconds in (0.5, 0.25, 1.0):
+        ...     t.add(seconds)
+        >>> t.n, t.total, (t.min, t.argmin), (t.max, t.argmax), round(t.mean, 4), round(t.std, 4)
+        (3, 1.75, (0.25, 1), (1.0, 2), 0.5833, 0.3819)
+    """
+
+    def __init__(self, keep: bool = False) -> None:
+        self.n = 0
+        self.total = self.mean = 0.0
+        self.min, self.max = math.inf, -math.inf
+        self.argmin = self.argmax = -1
+        self._m2 = 0.0  # sum of squared distances from the mean
+        self.values: MutableSequence[float] | None = array("d") if keep else None
+
+    def add(self, seconds: float) -> None:
+        """Add one measurement.
+
+        Args:
+            seconds: the duration measured.
+        """
+        if seconds < self.min:
+            self.min, self.argmin = seconds, self.n
+        if seconds > self.max:
+            self.max, self.argmax = seconds, self.n
+        self.n += 1
+        self.total += seconds
+        delta = seconds - self.mean
+        self.mean += delta / self.n
+        self._m2 += delta * (seconds - self.mean)
+        if self.values is not None:
+            self.values.append(seconds)
+
+    @property
+    def std(self) -> float:
+        """The sample standard deviation (nan with fewer than two values)."""
+        return math.sqrt(self._m2 / (self.n - 1)) if self.n > 1 else math.nan
+
+    def __repr__(self) -> str:
+        return f"Timings(n={self.n}, total={self.total:.6f})"
+
+
+@dataclass(frozen=True)
+class HandlerTimings:
+    """How long one handler took each time it ran, as ``Trace.handler_timings`` gives it.
+
+    Args:
+        event: the event's name.
+        handler: the handler, as it was attached.
+        timings: its running times (``timings.n`` is how often it ran).
+        skipped: how often its filter skipped it.
+
+    Example:
+        >>> h = HandlerTimings("COMPLETED", print, Timings(), skipped=0)
+        >>> h.event, h.timings.n
+        ('COMPLETED', 0)
+    """
+
+    event: str
+    handler: Callable
+    timings: Timings
+    skipped: int
+
+
 @dataclass
 class HandlerCall:
     """One handler at one firing of an event.
@@ -280,17 +362,20 @@ class _Timed:
     """Stands in for one handler entry while a trace is on: applies the filter itself (so it
     can record a skip), calls the handler as ``Engine._fire_event`` would, and times it."""
 
-    def __init__(self, trace: Trace, key: str, entry: tuple) -> None:
+    def __init__(self, trace: Trace, key: str, entry: HandlerEntry) -> None:
         self.trace, self.key, self.entry = trace, key, entry
-        self.name = handler_name(entry[0])
-        self.ran = self.skipped = 0
-        self.seconds = 0.0
+        self.name = handler_name(entry.handler)
+        self.skipped = 0
+        self.timings = Timings(trace.keep_values)
+
+    ran = property(lambda self: self.timings.n)
+    seconds = property(lambda self: self.timings.total)
 
     def __call__(self, engine: Engine, *event_args: Any, **event_kwargs: Any) -> None:
         handler, with_engine, args, kwargs, event_filter = self.entry
         record = self.trace._current.get(self.key)
-        counter = engine._counters.get(self.key)  # a filtered event always has one
-        count = getattr(engine.state, counter) if counter else None
+        counter = engine.state.event_to_attr.get(self.key)  # a filtered event always has one
+        count = getattr(engine.state, counter) if counter else 0
         if event_filter is not None and not event_filter(engine, count):
             self.skipped += 1
             if record is not None:
@@ -306,49 +391,80 @@ class _Timed:
             raise
         finally:
             call.seconds = time.perf_counter() - start
-            self.ran += 1
-            self.seconds += call.seconds
+            self.timings.add(call.seconds)
             if record is not None:
                 record.calls.append(call)
 
     # has_event_handler / remove_event_handler compare entries with `==`: while traced,
     # the stand-in must still count as the handler it stands for.
     def __eq__(self, other: object) -> bool:
-        return other is self or self.entry[0] == other
+        return other is self or self.entry.handler == other
 
     def __hash__(self) -> int:
-        return hash(self.entry[0])
+        return hash(self.entry.handler)
 
 
-def _original_entries(entries: list[tuple]) -> list[tuple]:
+def _original_entries(entries: Iterable[HandlerEntry]) -> list[HandlerEntry]:
     """The handler entries as they were before tracing (describe() works while tracing too)."""
-    return [e[0].entry if isinstance(e[0], _Timed) else e for e in entries if not _is_marker(e)]
+    return [
+        e.handler.entry if isinstance(e.handler, _Timed) else e
+        for e in entries
+        if not _is_marker(e)
+    ]
 
 
-def _is_marker(entry: tuple) -> bool:
-    return isinstance(entry[0], _Recorder)
+def _is_marker(entry: HandlerEntry) -> bool:
+    return isinstance(entry.handler, _Recorder | _Closer)
+
+
+# The events at which the trace looks for handlers added since it started, and wraps them so
+# that they are timed too (reading the handler table at every firing would cost more than all
+# the rest of the trace); until then they run untimed, in their place.
+_LOOK_AT = {"STARTED", "EPOCH_STARTED", "EPOCH_COMPLETED", "COMPLETED"}
 
 
 class _Recorder:
-    """First entry of each traced handler list: notes the event, and wraps handlers that were
-    added since the trace started so that they are timed too."""
+    """First entry of each traced handler list: notes the event, and measures the time since
+    the event before it (the process function, fetching a batch)."""
+
+    def __init__(self, trace: Trace, key: str) -> None:
+        self.trace, self.key = trace, key
+        self.entry = HandlerEntry(self, True, (), {}, None)
+        self.closer = HandlerEntry(_Closer(trace, key), True, (), {}, None)
+
+    def __call__(self, engine: Engine, *event_args: Any, **event_kwargs: Any) -> None:
+        t, key = self.trace, self.key
+        if key == "STARTED" and t.per_run:
+            t.reset()
+        elif key in _LOOK_AT:
+            t._instrument()
+        now = time.perf_counter()
+        if key == "ITERATION_COMPLETED":
+            t._add_time_since("ITERATION_STARTED", t.processing, now)
+        elif key == "GET_BATCH_COMPLETED":
+            t._add_time_since("GET_BATCH_STARTED", t.dataflow, now)
+        elif key == "INTERRUPT":
+            t._ended.clear()  # run() returns: the pause until the next run() is nobody's time
+        t._began[key] = now
+        s = engine.state
+        # Per event, so that a handler firing another event does not steal the later calls.
+        record = TracedEvent(key, s.epoch, s.iteration, now - t._start)
+        t._current[key] = record
+        t._window.append(record)
+        t.counts[key] += 1
+
+
+class _Closer:
+    """Last entry of each traced handler list: the event's handlers are done."""
 
     def __init__(self, trace: Trace, key: str) -> None:
         self.trace, self.key = trace, key
 
     def __call__(self, engine: Engine, *event_args: Any, **event_kwargs: Any) -> None:
-        t = self.trace
-        s = engine.state
-        # Per event, so that a handler firing another event does not steal the later calls.
-        record = TracedEvent(self.key, s.epoch, s.iteration, time.perf_counter() - t._start)
-        t._current[self.key] = record
-        t._window.append(record)
-        t.counts[self.key] += 1
-        entries = engine._event_handlers[self.key]
-        # Replacing later items of the list being iterated is safe: its length is unchanged.
-        for i, entry in enumerate(entries):
-            if not isinstance(entry[0], _Timed | _Recorder):
-                entries[i] = t._wrap(self.key, entry)
+        t, now = self.trace, time.perf_counter()
+        t._ended[self.key] = now
+        if (began := t._began.pop(self.key, None)) is not None:
+            t.event_timings[self.key].add(now - began)
 
 
 class Trace:
@@ -358,14 +474,33 @@ class Trace:
     skips), so ``engine.last_event_name`` follows every event. Handlers are called exactly as
     without the trace, in the same order, with the same filters. An EXCEPTION_RAISED recorder
     is added only if that event already has handlers, since having one changes what the engine
-    does with an exception.
+    does with an exception. Handlers added and events registered while the trace is on are
+    taken in at the next STARTED, EPOCH_STARTED, EPOCH_COMPLETED or COMPLETED; until then
+    they run in their place, untimed.
 
-    Memory is bounded: ``events`` keeps the last ``window`` firings; ``counts`` and the handler
-    totals cover the whole trace.
+    Memory is bounded: ``events`` keeps the last ``window`` firings; ``counts``, the handler
+    totals and the timings cover the whole trace.
+
+    Timings (``Timings``: count, total, min, max, mean, std), for the whole trace:
+
+    - ``event_timings[event]``: each firing, from the start of its first handler to the end of
+      its last (tiny but not zero for an event without handlers);
+    - ``handler_timings()``: each run of each handler;
+    - ``processing``: each call of the process function, measured from the end of the
+      ITERATION_STARTED handlers to the start of the ITERATION_COMPLETED ones (so it includes
+      the handlers of events that the process function fires);
+    - ``dataflow``: each batch fetched, from the end of the GET_BATCH_STARTED handlers to the
+      start of the GET_BATCH_COMPLETED ones.
+
+    ``miniengine.handlers.BasicTimeProfiler`` and ``HandlersTimeProfiler`` are views on these.
 
     Args:
         engine: the engine to trace.
         window: how many of the latest firings ``events`` keeps (a positive int).
+        per_run: forget what was recorded at each STARTED, so that everything covers the
+            latest run only.
+        keep_values: also keep every measured time in the timings' ``values`` (8 bytes per
+            measurement), not only their running statistics.
 
     Example:
         >>> from miniengine import Engine, Events
@@ -375,42 +510,97 @@ class Trace:
         >>> t.stop()
         >>> [(e.event, e.epoch, e.iteration) for e in t.events], t.dropped
         ([('EPOCH_COMPLETED', 1, 2), ('COMPLETED', 1, 2)], 10)
+        >>> t.processing.n, t.dataflow.n, t.event_timings["EPOCH_STARTED"].n
+        (2, 2, 1)
     """
 
-    def __init__(self, engine: Engine, window: int = 1000) -> None:
+    def __init__(
+        self, engine: Engine, window: int = 1000, per_run: bool = False, keep_values: bool = False
+    ) -> None:
         if not isinstance(engine, Engine):
             raise TypeError(f"Argument engine should be an Engine, got {type(engine).__name__}")
         if isinstance(window, bool) or not isinstance(window, int) or window < 1:
             raise ValueError(f"Argument window should be a positive int, got {window!r}")
         self.engine = engine
         self.window = window
+        self.per_run, self.keep_values = per_run, keep_values
         self.counts: Counter[str] = Counter()
+        self.event_timings: dict[str, Timings] = {}
+        self.processing, self.dataflow = Timings(keep_values), Timings(keep_values)
         self._window: deque[TracedEvent] = deque(maxlen=window)
         self._timed: list[_Timed] = []
         self._current: dict[str, TracedEvent] = {}
-        self._saved: dict[str, list[tuple]] | None = None
+        self._on = False
         self._start = 0.0
+        # When each event's latest firing began (its handlers not all done yet) and ended.
+        self._began: dict[str, float] = {}
+        self._ended: dict[str, float] = {}
+
+    @staticmethod
+    def current(engine: Engine) -> Trace | None:
+        """The trace that is on for ``engine``, or None.
+
+        Args:
+            engine: an engine.
+
+        Example:
+            >>> from miniengine import Engine
+            >>> engine = Engine(lambda engine, batch: None)
+            >>> with trace(engine) as t:
+            ...     Trace.current(engine) is t
+            True
+            >>> Trace.current(engine) is None
+            True
+        """
+        for entries in engine.event_handlers.values():
+            for entry in entries:
+                if isinstance(entry.handler, _Recorder):
+                    return entry.handler.trace
+        return None
 
     # ------------------------------------------------------------------ on / off
-    def _wrap(self, key: str, entry: tuple) -> tuple:
+    def _wrap(self, key: str, entry: HandlerEntry) -> HandlerEntry:
         timed = _Timed(self, key, entry)
         self._timed.append(timed)
-        return (timed, True, (), {}, None)
+        return HandlerEntry(timed, True, (), {}, None)
+
+    def _instrument(self) -> None:
+        """Give each event a recorder first, a closer last and timed stand-ins for its handlers
+        in between; for an event traced already, wrap the handlers added since.
+
+        The lists are changed in place: a firing in progress goes on with the new list.
+        """
+        for key, entries in self.engine.event_handlers.items():
+            if key == "EXCEPTION_RAISED" and not entries:
+                continue  # a handler here would swallow exceptions the run should raise
+            recorder = entries[0].handler if entries else None
+            if not isinstance(recorder, _Recorder):
+                recorder = _Recorder(self, key)
+            elif entries[-1].handler is recorder.closer.handler and all(
+                isinstance(e.handler, _Timed) for e in entries[1:-1]
+            ):
+                continue  # nothing new
+            self.event_timings.setdefault(key, Timings(self.keep_values))
+            wrapped = [
+                e if isinstance(e.handler, _Timed) else self._wrap(key, e)
+                for e in entries
+                if not _is_marker(e)
+            ]
+            self.engine.set_event_handlers(key, [recorder.entry, *wrapped, recorder.closer])
+
+    def _add_time_since(self, key: str, timings: Timings, now: float) -> None:
+        if (ended := self._ended.pop(key, None)) is not None:
+            timings.add(now - ended)
 
     def start(self) -> Trace:
         """Start recording (the ``with`` statement calls this); returns the trace."""
-        if self._saved is not None:
+        if self._on:
             raise RuntimeError("This trace is already on")
-        handlers = self.engine._event_handlers
-        if any(_is_marker(e) for entries in handlers.values() for e in entries):
+        if Trace.current(self.engine) is not None:
             raise RuntimeError("Another trace is already on for this engine")
-        self._saved = dict(handlers)
+        self._on = True
         self._start = time.perf_counter()
-        for key, entries in self._saved.items():
-            if key == "EXCEPTION_RAISED" and not entries:
-                continue  # a handler here would swallow exceptions the run should raise
-            recorder: tuple = (_Recorder(self, key), True, (), {}, None)
-            handlers[key] = [recorder, *(self._wrap(key, e) for e in entries)]
+        self._instrument()
         return self
 
     def stop(self) -> None:
@@ -419,15 +609,45 @@ class Trace:
         A list nobody changed during the trace is put back as the very same list object;
         handlers added or removed meanwhile stay added or removed.
         """
-        if self._saved is None:
+        if not self._on:
             return
-        handlers = self.engine._event_handlers
-        for key, original in self._saved.items():
-            current = _original_entries(handlers.get(key, []))
-            same = len(current) == len(original) and all(map(operator.is_, current, original))
-            handlers[key] = original if same else current
-        self._saved = None
-        self._current = {}
+        for key, entries in self.engine.event_handlers.items():
+            if any(_is_marker(e) for e in entries):
+                self.engine.set_event_handlers(key, _original_entries(entries))
+        self._on = False
+        self._current, self._began, self._ended = {}, {}, {}
+
+    def reset(self) -> None:
+        """Forget what was recorded (firings, counts, timings); a trace that is on stays on.
+
+        Example:
+            >>> from miniengine import Engine
+            >>> engine = Engine(lambda engine, batch: None)
+            >>> with trace(engine) as t:
+            ...     _ = engine.run([0, 0])
+            ...     t.reset()
+            ...     _ = engine.run([0])
+            >>> t.counts["ITERATION_COMPLETED"], t.processing.n
+            (1, 1)
+        """
+        keep = self.keep_values
+        self.counts.clear()
+        self._window.clear()
+        self._current, self._began, self._ended = {}, {}, {}
+        self.event_timings = {key: Timings(keep) for key in self.event_timings}
+        self.processing, self.dataflow = Timings(keep), Timings(keep)
+        # Handlers removed since the trace started are forgotten too.
+        self._timed = [
+            e.handler
+            for entries in self.engine.event_handlers.values()
+            for e in entries
+            if isinstance(e.handler, _Timed) and e.handler.trace is self
+        ]
+        for timed in self._timed:
+            timed.timings, timed.skipped = Timings(keep), 0
+        self._start = time.perf_counter()
+        if self._on:
+            self._instrument()
 
     def __enter__(self) -> Trace:
         return self.start()
@@ -467,6 +687,22 @@ class Trace:
             }
             for t in self._timed
         ]
+
+    def handler_timings(self) -> list[HandlerTimings]:
+        """Per handler, over the whole trace: its event, the handler itself, its running times
+        and how often a filter skipped it; in the order the handlers were first traced.
+
+        Example:
+            >>> from miniengine import Engine, Events
+            >>> engine = Engine(lambda engine, batch: None)
+            >>> def log(engine): pass
+            >>> _ = engine.add_event_handler(Events.ITERATION_COMPLETED(every=2), log)
+            >>> with trace(engine) as t:
+            ...     _ = engine.run([0, 0, 0])
+            >>> [(h.event, h.handler.__name__, h.timings.n, h.skipped) for h in t.handler_timings()]
+            [('ITERATION_COMPLETED', 'log', 1, 2)]
+        """
+        return [HandlerTimings(t.key, t.entry.handler, t.timings, t.skipped) for t in self._timed]
 
     def timeline(self, events: list[TracedEvent] | None = None, times: bool = True) -> str:
         """The firings as a table: time, epoch, iteration, event, and its handlers below it.
@@ -516,6 +752,16 @@ class Trace:
             rows += [
                 [t.key, t.name, str(t.ran), str(t.skipped), f"{t.seconds * 1e3:.3f}"]
                 for t in self._timed
+            ]
+            lines.append(_table(rows))
+        steps = [("process_function", self.processing), ("fetching batches", self.dataflow)]
+        if any(timings.n for _, timings in steps):
+            lines += ["", "time (whole trace)"]
+            rows = [["", "calls", "total ms", "mean ms", "max ms"]]
+            rows += [
+                [what, str(t.n), *(f"{x * 1e3:.3f}" for x in (t.total, t.mean, t.max))]
+                for what, t in steps
+                if t.n
             ]
             lines.append(_table(rows))
         return "\n".join(lines)
@@ -598,3 +844,30 @@ def trace(engine: Engine, window: int = 1000) -> Trace:
         (4, 1)
     """
     return Trace(engine, window)
+
+
+def as_loop(engine: Engine) -> Any:
+    """The plain PyTorch loop that ``engine`` runs, as source code you can read and run.
+
+    Built by ``miniengine.as_loop``, imported only here, when asked for: an engine that never
+    calls this pays nothing for it.
+
+    Args:
+        engine: the engine, with its handlers attached.
+
+    Returns:
+        An object with ``.source`` (the loop as text) and ``.run(data, ...)`` (which runs
+        exactly that text on the engine and returns ``engine.state``).
+
+    Example:
+        >>> from miniengine import Engine, Events
+        >>> engine = Engine(lambda engine, batch: batch)
+        >>> _ = engine.add_event_handler(Events.EPOCH_COMPLETED, lambda e: print(e.state.output))
+        >>> loop = as_loop(engine)
+        >>> _ = loop.run([1, 2, 3], max_epochs=2)
+        3
+        3
+    """
+    from miniengine.as_loop import as_loop as build
+
+    return build(engine)

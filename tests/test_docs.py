@@ -81,7 +81,7 @@ def stage_runs(tmp_path_factory) -> dict[str, subprocess.CompletedProcess]:
 
 
 def test_the_guide_has_its_stages():
-    assert [p.stem[:2] for p in STAGES] == [f"{i:02d}" for i in range(1, 10)]
+    assert [p.stem[:2] for p in STAGES] == [f"{i:02d}" for i in range(1, 11)]
     for script in STAGES:
         assert script.with_suffix(".md").is_file(), script
 
@@ -169,3 +169,23 @@ def test_api_build_reports_warnings(tmp_path, monkeypatch):
     monkeypatch.setattr(build_api, "public_modules", lambda: ["brokenpkg"])
     problems = build_api.build(tmp_path / "out")
     assert any("'missing'" in p for p in problems)
+
+
+def test_api_build_help_prints_usage_and_builds_nothing(tmp_path):
+    run = subprocess.run(
+        [sys.executable, str(DOCS / "build_api.py"), "--help"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith("usage: build_api.py [-h] [output_dir]")
+    assert "a temporary directory" in run.stdout
+    assert list(tmp_path.iterdir()) == []  # no site built into a directory named "--help"
+
+
+def test_index_links_the_examples():
+    index = (DOCS / "index.md").read_text()
+    for example in ("../examples/mnist_like/train.py", "../examples/atari_gan/README.md"):
+        assert f"]({example})" in index

@@ -606,3 +606,31 @@ def test_per_run_trace_covers_the_latest_run_and_takes_in_new_events():
     t.stop()
     assert Trace.current(engine) is None
     assert "_Closer" not in repr(engine.event_handlers)
+
+
+def test_a_handler_added_mid_epoch_runs_in_place_and_is_timed_from_the_next_epoch_event():
+    def run(traced: bool) -> tuple[list, Trace | None]:
+        engine = Engine(step)
+        calls: list = []
+
+        def first(engine):
+            calls.append(("first", engine.state.iteration))
+
+        def added(engine):
+            calls.append(("added", engine.state.iteration))
+
+        def add(engine):
+            engine.add_event_handler(Events.ITERATION_COMPLETED, added)
+
+        engine.add_event_handler(Events.ITERATION_COMPLETED, first)
+        engine.add_event_handler(Events.ITERATION_COMPLETED(once=2), add)
+        if not traced:
+            engine.run([1, 2, 3], max_epochs=2)
+            return calls, None
+        with trace(engine) as t:
+            engine.run([1, 2, 3], max_epochs=2)
+        return calls, t
+
+    plain, (traced, t) = run(False)[0], run(True)
+    assert traced == plain and ("added", 2) in plain
+    assert t is not None and t.ran_and_skipped("added") == (3, 0)  # iterations 4 to 6

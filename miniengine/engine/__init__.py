@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from miniengine._missing import missing_name
 from miniengine.engine.engine import Engine, HandlerEntry, State
 from miniengine.engine.events import (
     CallableEventWithFilter,
@@ -52,4 +53,4 @@ def __getattr__(name: str) -> Any:
         value = getattr(importlib.import_module("miniengine.supervised"), name)
         globals()[name] = value  # later look-ups skip __getattr__
         return value
-    raise AttributeError(f"module 'miniengine.engine' has no attribute {name!r}")
+    raise missing_name(__name__, name)

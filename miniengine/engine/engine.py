@@ -8,9 +8,9 @@ in the order of the ``Engine`` docstring's pseudocode; ``_new_data_iter``, the d
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import copy
-import inspect
 import itertools
 import logging
 import math
@@ -20,27 +20,26 @@ import time
 import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
-from typing import Any, NamedTuple
+from typing import Any
 
 from miniengine.engine.events import (
+    _COUNTERS,
     CallableEventWithFilter,
     CountFilter,
     EventEnum,
     Events,
     EventsList,
     RemovableEventHandle,
+    State,
     _bind_error,
     _expect,
     _is_int,
+    _key,
+    _signature_error,
 )
 
 __all__ = ["CallableEventWithFilter", "Engine", "EventEnum", "Events", "EventsList"]
-__all__ += ["HandlerEntry", "RemovableEventHandle", "State"]
-
-# The counter a filter looks at, per event name; each engine extends its own copy.
-_COUNTERS = dict.fromkeys(["STARTED", "EPOCH_STARTED", "EPOCH_COMPLETED", "COMPLETED"], "epoch")
-_COUNTERS |= dict.fromkeys(["GET_BATCH_STARTED", "GET_BATCH_COMPLETED"], "iteration")
-_COUNTERS |= dict.fromkeys(["ITERATION_STARTED", "ITERATION_COMPLETED"], "iteration")
+__all__ += ["HandlerEntry", "RemovableEventHandle", "State"]  # State: as ignite.engine.engine
 
 # Plain names for the events: `Events.X` costs ten times more to look up, and the loop does it
 # several times an iteration.
@@ -59,10 +58,6 @@ class _TerminateEpoch(BaseException):
     pass
 
 
-def _key(event: Any) -> str:
-    return event if isinstance(event, str) else event._name_
-
-
 def _hms(seconds: float | None) -> str:
     mins, secs = divmod(seconds or 0.0, 60)
     return f"{int(mins // 60):02d}:{int(mins % 60):02d}:{secs:06.3f}"
@@ -73,13 +68,6 @@ def _length(data: Any) -> int | None:
         return len(data)
     except TypeError:  # no len(), or a DataLoader over an IterableDataset
         return None
-
-
-def _signature_error(fn: Callable, what: str, passed: list, why: str) -> ValueError:
-    return ValueError(
-        f"Error adding {fn} '{what}': takes parameters {list(inspect.signature(fn).parameters)} "
-        f"but will be called with {passed} ({why})."
-    )
 
 
 @contextlib.contextmanager
@@ -102,68 +90,26 @@ def _sigterm_as_exit() -> Iterator[None]:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
-class State:
-    """What an engine knows about its run; handlers read and write it.
+HandlerEntry = collections.namedtuple("HandlerEntry", "handler with_engine args kwargs filter")
+HandlerEntry.__doc__ = """One handler attached to an event, as the engine calls it:
+``handler(engine, *event_args, *args, **kwargs, **event_kwargs)`` (without ``engine`` if
+``with_engine`` is False) when ``filter`` is None or ``filter(engine, count)`` is true.
+``Engine.event_handlers`` shows them; ``event_args``/``event_kwargs`` are the exception of
+EXCEPTION_RAISED and the ``iter_counter`` of TERMINATE_SINGLE_EPOCH.
 
-    ``iteration`` and ``epoch`` count from 1 once running; ``output`` is the process function's
-    last result, ``batch`` the last batch, ``metrics`` where metrics write, ``times`` the
-    seconds of the last epoch and of the run. Extra attributes are welcome; the state
-    survives between runs.
+Args:
+    handler: the function attached.
+    with_engine: whether it is given the engine as its first argument.
+    args: the extra positional arguments given to ``add_event_handler``.
+    kwargs: the extra keyword arguments given to ``add_event_handler``.
+    filter: the event's filter, ``(engine, count) -> bool``, or None.
 
-    Args:
-        **kwargs: extra attributes to set.
-
-    Example:
-        >>> State(alpha=0.5).alpha
-        0.5
-    """
-
-    event_to_attr: dict[str, str] = _COUNTERS  # an engine gives its state the engine's table
-
-    def __init__(self, **kwargs: Any) -> None:
-        self.iteration = self.epoch = 0
-        self.epoch_length: int | None = None
-        self.max_epochs: int | None = None
-        self.max_iters: int | None = None
-        self.output: Any = None
-        self.batch: Any = None
-        self.metrics: dict[str, Any] = {}
-        self.dataloader: Iterable[Any] | None = None
-        self.seed: int | None = None
-        self.times: dict[str, float | None] = {"EPOCH_COMPLETED": None, "COMPLETED": None}
-        self.__dict__.update(kwargs)
-
-    def get_event_attrib_value(self, event_name: Any) -> int:
-        """The counter that filters on ``event_name`` look at (``state.iteration``, ...)."""
-        if (attr := self.event_to_attr.get(_key(event_name))) is None:
-            raise RuntimeError(f"Unknown event name '{event_name}'")
-        return getattr(self, attr)
-
-    def __repr__(self) -> str:
-        items = ((k, v) for k, v in self.__dict__.items() if k != "event_to_attr")
-        shown = ((k, v if isinstance(v, int | float | str) else type(v)) for k, v in items)
-        return "State:\n" + "".join(f"\t{k}: {v}\n" for k, v in shown)
-
-
-class HandlerEntry(NamedTuple):
-    """One handler attached to an event, as the engine calls it:
-    ``handler(engine, *event_args, *args, **kwargs, **event_kwargs)`` (without ``engine``
-    if ``with_engine`` is False) when ``filter`` is None or ``filter(engine, count)`` is true.
-    ``Engine.event_handlers`` shows them; ``event_args``/``event_kwargs`` are the exception of
-    EXCEPTION_RAISED and the ``iter_counter`` of TERMINATE_SINGLE_EPOCH.
-
-    Example:
-        >>> engine = Engine(lambda e, b: None)
-        >>> _ = engine.add_event_handler(Events.STARTED, print, "hello")
-        >>> engine.event_handlers["STARTED"][0].args
-        ('hello',)
-    """
-
-    handler: Callable
-    with_engine: bool
-    args: tuple
-    kwargs: dict[str, Any]
-    filter: Callable[[Any, int], bool] | None
+Example:
+    >>> engine = Engine(lambda e, b: None)
+    >>> _ = engine.add_event_handler(Events.STARTED, print, "hello")
+    >>> engine.event_handlers["STARTED"][0].args
+    ('hello',)
+"""
 
 
 class Engine:
@@ -515,26 +461,30 @@ class Engine:
 
     def state_dict(self) -> OrderedDict:
         """Ignite's keys (``epoch_length``, ``iteration``, ``max_epochs`` or ``max_iters``, the
-        user keys), and where the run is: ``data_position``, batches taken so far from the
-        current data iterator, and ``epoch_iteration``, iterations done in the current epoch
-        (``epoch_length`` at an epoch's end before its EPOCH_COMPLETED, else 0 between epochs).
+        user keys), and where the run is, when Ignite's keys do not imply it: ``data_position``,
+        the batches taken from the current data iterator, and ``epoch_iteration``, the
+        iterations done in the current epoch (``epoch_length`` at an epoch's end before its
+        EPOCH_COMPLETED). Both are implied by ``iteration % epoch_length`` by default.
 
         Example:
             >>> engine = Engine(lambda e, b: None)
             >>> _ = engine.run([1, 2, 3], max_epochs=2)
-            >>> dict(engine.state_dict())  # doctest: +NORMALIZE_WHITESPACE
-            {'epoch_length': 3, 'iteration': 6, 'max_epochs': 2, 'data_position': 3,
-             'epoch_iteration': 0}
+            >>> dict(engine.state_dict())  # the last iterator gave 3 batches, 6 % 3 says 0
+            {'epoch_length': 3, 'iteration': 6, 'max_epochs': 2, 'data_position': 3}
         """
         s = self.state
         keys = ["epoch_length", "iteration", "max_iters" if s.max_iters else "max_epochs"]
         out = OrderedDict((k, getattr(s, k)) for k in keys + self._state_dict_user_keys)
-        if self._resume is not None:  # restored, not yet resumed
-            out["data_position"], out["epoch_iteration"] = self._resume
-        else:  # (the iterator may be gone already: after a run, the one it left off)
-            out["data_position"] = s.iteration - self._iter_origin
-            start = s.iteration if self._epoch_start is None else self._epoch_start
-            out["epoch_iteration"] = s.iteration - start
+        default = s.iteration % s.epoch_length if s.epoch_length else 0
+        # (The data iterator may be gone: after a run, the one it left off.)
+        position, within = self._resume or (s.iteration - self._iter_origin, default)
+        if self._epoch_start is not None:  # inside an epoch
+            within = s.iteration - self._epoch_start
+        # Written only where they differ from what Ignite's keys imply, so that the state
+        # dict of a run between epochs is Ignite's.
+        for key, value in (("data_position", position), ("epoch_iteration", within)):
+            if value != default:
+                out[key] = value
         return out
 
     def load_state_dict(self, state_dict: Mapping) -> None:
@@ -603,10 +553,9 @@ class Engine:
         within = sd.get("epoch_iteration", iteration % length if length else 0)
         position = sd.get("data_position", iteration % length if length else 0)
         _expect(
-            _is_int(within, 0) and within <= min(iteration, length or 0)
-            and (iteration - within) % (length or 1) == 0,
-            "epoch_iteration in state_dict should be iteration % epoch_length, or epoch_length at "
-            f"an epoch's end; got {within!r} with iteration {iteration}, epoch_length {length}",
+            _is_int(within, 0) and within <= min(iteration, length or 0),
+            "epoch_iteration in state_dict should be an integer from 0 to epoch_length and to "
+            f"iteration; got {within!r} with iteration {iteration}, epoch_length {length}",
         )  # fmt: skip
         _expect(
             _is_int(position, 0) and position <= iteration,
@@ -933,6 +882,9 @@ class Engine:
 
     def _new_data_iter(self, skip: int = 0) -> Iterator[Any]:
         s = self.state
+        if skip and skip == _length(s.dataloader):  # the saved run had used its iterator up:
+            self._data_iter, self._iter_origin = iter(()), s.iteration - skip  # the next fetch
+            return self._data_iter  # ends it, as in the saved run, and makes a new one
         # A DistributedSampler shuffles by (seed, epoch): a new order each epoch, the same on
         # every rank, and the same again when a run resumes.
         if callable(set_epoch := getattr(getattr(s.dataloader, "sampler", None), "set_epoch", 0)):

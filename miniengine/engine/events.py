@@ -22,7 +22,7 @@ import inspect
 import math
 import numbers
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Any
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from miniengine.engine.engine import Engine
 
 __all__ = ["Between", "CallableEventWithFilter", "CountFilter", "EventEnum", "Events"]
-__all__ += ["EventsList", "Every", "Once", "RemovableEventHandle"]
+__all__ += ["EventsList", "Every", "Once", "RemovableEventHandle", "State"]
 
 
 def _bind_error(fn: Callable, *args: Any, **kwargs: Any) -> str | None:
@@ -41,6 +41,17 @@ def _bind_error(fn: Callable, *args: Any, **kwargs: Any) -> str | None:
     except TypeError as exc:
         return str(exc)
     return None
+
+
+def _signature_error(fn: Callable, what: str, passed: list, why: str) -> ValueError:
+    return ValueError(
+        f"Error adding {fn} '{what}': takes parameters {list(inspect.signature(fn).parameters)} "
+        f"but will be called with {passed} ({why})."
+    )
+
+
+def _key(event: Any) -> str:
+    return event if isinstance(event, str) else event._name_
 
 
 def _is_int(x: Any, least: int) -> bool:
@@ -238,8 +249,8 @@ class CallableEventWithFilter:
         if event_filter is not None:
             if not callable(event_filter):
                 raise TypeError(f"Argument event_filter should be a callable, got {event_filter}")
-            why = _bind_error(event_filter, "engine", "event")
-            _expect(why is None, f"Argument event_filter should accept (engine, event): {why}")
+            if why := _bind_error(event_filter, "engine", "event"):
+                raise _signature_error(event_filter, "event_filter", ["engine", "event"], why)
         elif once is not None:
             event_filter = Once(frozenset(once if isinstance(once, Sequence) else [once]))
         elif before is not None or after is not None:
@@ -332,6 +343,55 @@ class EventsList(list):
             )
         self.append(other)
         return self
+
+
+# The counter a filter looks at, per event name; each engine extends its own copy.
+_COUNTERS = dict.fromkeys(["STARTED", "EPOCH_STARTED", "EPOCH_COMPLETED", "COMPLETED"], "epoch")
+_COUNTERS |= dict.fromkeys(["GET_BATCH_STARTED", "GET_BATCH_COMPLETED"], "iteration")
+_COUNTERS |= dict.fromkeys(["ITERATION_STARTED", "ITERATION_COMPLETED"], "iteration")
+
+
+class State:
+    """What an engine knows about its run; handlers read and write it.
+
+    ``iteration`` and ``epoch`` count from 1 once running; ``output`` is the process function's
+    last result, ``batch`` the last batch, ``metrics`` where metrics write, ``times`` the
+    seconds of the last epoch and of the run. Extra attributes are welcome; the state
+    survives between runs.
+
+    Args:
+        **kwargs: extra attributes to set.
+
+    Example:
+        >>> State(alpha=0.5).alpha
+        0.5
+    """
+
+    event_to_attr: dict[str, str] = _COUNTERS  # an engine gives its state the engine's table
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.iteration = self.epoch = 0
+        self.epoch_length: int | None = None
+        self.max_epochs: int | None = None
+        self.max_iters: int | None = None
+        self.output: Any = None
+        self.batch: Any = None
+        self.metrics: dict[str, Any] = {}
+        self.dataloader: Iterable[Any] | None = None
+        self.seed: int | None = None
+        self.times: dict[str, float | None] = {"EPOCH_COMPLETED": None, "COMPLETED": None}
+        self.__dict__.update(kwargs)
+
+    def get_event_attrib_value(self, event_name: Any) -> int:
+        """The counter that filters on ``event_name`` look at (``state.iteration``, ...)."""
+        if (attr := self.event_to_attr.get(_key(event_name))) is None:
+            raise RuntimeError(f"Unknown event name '{event_name}'")
+        return getattr(self, attr)
+
+    def __repr__(self) -> str:
+        items = ((k, v) for k, v in self.__dict__.items() if k != "event_to_attr")
+        shown = ((k, v if isinstance(v, int | float | str) else type(v)) for k, v in items)
+        return "State:\n" + "".join(f"\t{k}: {v}\n" for k, v in shown)
 
 
 class RemovableEventHandle:
