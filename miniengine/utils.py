@@ -153,9 +153,9 @@ def setup_logger(
 
     Example:
         >>> import sys
-        >>> log = setup_logger("trainer", stream=sys.stdout, format="%(name)s: %(message)s")
+        >>> log = setup_logger("doc.trainer", stream=sys.stdout, format="%(name)s: %(message)s")
         >>> log.info("epoch 1 done")
-        trainer: epoch 1 done
+        doc.trainer: epoch 1 done
     """
     existed = name is None or name in logging.root.manager.loggerDict
     logger = logging.getLogger(name)

@@ -203,8 +203,8 @@ def test_argument_errors_start_with_ignites_words():
         common.setup_common_training_handlers(
             trainer, to_save={}, output_path="x", save_handler=lambda c, f: None
         )
-    with pytest.raises(NotImplementedError, match="GpuInfo"):
-        common.setup_common_training_handlers(trainer, with_gpu_stats=True)
+    with pytest.raises((ModuleNotFoundError, RuntimeError), match="pynvml|GPU"):
+        common.setup_common_training_handlers(trainer, with_gpu_stats=True)  # as Ignite's
     # nothing was attached by the refused calls: no TerminateOnNan stops this run
     assert trainer.run([0, 0]).iteration == 2
     with pytest.raises(TypeError, match="Argument optimizers should be either a single optimizer"):

@@ -11,7 +11,7 @@ from miniengine.contrib.metrics import regression
 HINT = "docs/differences.md#coverage-of-ignite-055s-public-names"
 
 
-@pytest.mark.parametrize("name", ["ROC_AUC", "AveragePrecision", "GpuInfo"])
+@pytest.mark.parametrize("name", ["ROC_AUC", "AveragePrecision", "CohenKappa"])
 def test_contrib_metric_names_fail_with_the_hint(name):
     with pytest.raises(ImportError, match=f"cannot import name '{name}'") as info:
         exec(f"from miniengine.contrib.metrics import {name}", {})
@@ -24,3 +24,10 @@ def test_regression_names_fail_with_the_hint():
         from miniengine.contrib.metrics.regression import R2Score  # noqa: F401
     with pytest.raises(AttributeError, match=HINT):
         regression.MaximumAbsoluteError  # noqa: B018
+
+
+def test_gpu_info_is_served_at_the_old_path_too():
+    import miniengine.contrib.metrics as contrib_metrics
+    from miniengine.metrics import GpuInfo
+
+    assert contrib_metrics.GpuInfo is GpuInfo

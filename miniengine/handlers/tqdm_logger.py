@@ -112,7 +112,9 @@ class ProgressBar(_ProgressDisplay):
         )
         return self.pbar
 
-    def _close(self, engine: Engine | None = None, fill: bool = True) -> None:
+    def _close(self, engine: Engine | None = None, fill: bool = True, show: tuple = ()) -> None:
+        if self.pbar is not None and engine is not None:
+            self._set_postfix(engine, show)
         if self.pbar is not None:
             if fill and self.pbar.total is not None:
                 self.pbar.n = self.pbar.total
@@ -129,42 +131,46 @@ class ProgressBar(_ProgressDisplay):
             self.pbar_cls.write(message, file=self.tqdm_kwargs.get("file"))
 
     def _attach(self, engine: Engine, show: tuple, event_name: Any, closing: Any) -> None:
-        attr = _count_attr(event_name)
-
-        def step() -> int:
-            count, total = getattr(engine.state, attr), self.pbar.total
-            return count if total is None else (count - 1) % total + 1
-
-        def advanced(engine: Engine) -> None:
-            pbar = self.pbar
-            if pbar is None:
-                total = _total(engine, event_name)
-                desc = _description(engine, self.tqdm_kwargs.get("desc"), closing)
-                pbar = self._open(total, desc)
-            # tqdm redraws at most every `mininterval` s: between redraws, skip the call to
-            # update() and the postfix, so that a step costs one clock read.
-            if pbar._time() - pbar.last_print_t >= pbar.mininterval:
-                self._set_postfix(engine, show)
-                pbar.update(step() - pbar.n)
-
-        def closed(engine: Engine) -> None:
-            if self.pbar is not None:
-                self._set_postfix(engine, show)
-            self._close(engine)
+        step = _OutputHandler(self, show, event_name, closing)
 
         def ended() -> None:
             # A run cut short (terminate, interrupt, exception) must not leave its bar open for
             # the next run to continue; it shows where it stopped.
             if self.pbar is not None:
                 self._set_postfix(engine, show)
-                self.pbar.n = step()
+                self.pbar.n = step.position(engine)
             self._close(fill=False)
 
-        engine.add_event_handler(event_name, advanced)
-        engine.add_event_handler(closing, closed)
+        engine.add_event_handler(event_name, step)
+        engine.add_event_handler(closing, self._close, show=show)
         engine.run_end_hooks.append(ended)
 
     def _set_postfix(self, engine: Engine, show: tuple) -> None:
         values = _collect(engine, *show)
         if values:
             self.pbar.set_postfix(values, refresh=False)
+
+
+class _OutputHandler:
+    """A bar's step: opens the bar at the first one, then moves it to the event's count. (A
+    callable object named as Ignite's, so that profilers list the two bars' handlers alike.)"""
+
+    def __init__(self, bar: ProgressBar, show: tuple, event_name: Any, closing: Any) -> None:
+        self.bar, self.show, self.event_name, self.closing = bar, show, event_name, closing
+        self.attr = _count_attr(event_name)
+
+    def position(self, engine: Engine) -> int:
+        count, total = getattr(engine.state, self.attr), self.bar.pbar.total
+        return count if total is None else (count - 1) % total + 1
+
+    def __call__(self, engine: Engine) -> None:
+        bar, pbar = self.bar, self.bar.pbar
+        if pbar is None:
+            total = _total(engine, self.event_name)
+            desc = _description(engine, bar.tqdm_kwargs.get("desc"), self.closing)
+            pbar = bar._open(total, desc)
+        # tqdm redraws at most every `mininterval` s: between redraws, skip the call to
+        # update() and the postfix, so that a step costs one clock read.
+        if pbar._time() - pbar.last_print_t >= pbar.mininterval:
+            bar._set_postfix(engine, self.show)
+            pbar.update(self.position(engine) - pbar.n)

@@ -22,6 +22,7 @@ from miniengine.metrics.accuracy import Accuracy
 from miniengine.metrics.average import Average
 from miniengine.metrics.confusion_matrix import ConfusionMatrix
 from miniengine.metrics.epoch_metric import EpochMetric
+from miniengine.metrics.gpu_info import GpuInfo
 from miniengine.metrics.fbeta import Fbeta
 from miniengine.metrics.loss import Loss
 from miniengine.metrics.mean_absolute_error import MeanAbsoluteError
@@ -52,6 +53,7 @@ __all__ = [
     "BatchWise",
     "ConfusionMatrix",
     "EpochMetric",
+    "GpuInfo",
     "EpochWise",
     "Fbeta",
     "Loss",

@@ -35,7 +35,7 @@ from torch.optim.lr_scheduler import LRScheduler as TorchLRScheduler
 from torch.utils.data.distributed import DistributedSampler
 
 from miniengine import distributed as idist
-from miniengine._missing import COVERAGE_PAGE, missing_name
+from miniengine._missing import missing_name
 from miniengine.engine import Engine, Events
 from miniengine.handlers.base_logger import BaseLogger, global_step_from_engine
 from miniengine.handlers.checkpoint import BaseSaveHandler, Checkpoint, DiskSaver
@@ -43,7 +43,7 @@ from miniengine.handlers.early_stopping import EarlyStopping
 from miniengine.handlers.param_scheduler import ParamScheduler
 from miniengine.handlers.terminate_on_nan import TerminateOnNan
 from miniengine.handlers.tqdm_logger import ProgressBar
-from miniengine.metrics import RunningAverage, RunningBatchWise
+from miniengine.metrics import GpuInfo, RunningAverage, RunningBatchWise
 
 if TYPE_CHECKING:  # imported when used: TensorBoard alone takes ~0.3 s to import
     from miniengine.handlers.tensorboard_logger import TensorboardLogger
@@ -115,7 +115,8 @@ def setup_common_training_handlers(
         output_path: directory of the checkpoints; exclusive with ``save_handler``.
         lr_scheduler: a ``ParamScheduler`` (``LRScheduler``, ``PiecewiseLinear``, ...) or a
             torch learning-rate scheduler.
-        with_gpu_stats: Ignite's ``GpuInfo`` metric; miniengine has none, so True is refused.
+        with_gpu_stats: attach ``GpuInfo`` (GPU memory and utilisation, every
+            ``log_every_iters``); it needs ``pynvml`` and a GPU.
         output_names: names of the trainer's outputs to average.
         with_pbars: attach the progress bars.
         with_pbar_on_iters: also the bar over each epoch's iterations.
@@ -157,11 +158,7 @@ def setup_common_training_handlers(
             "If to_save argument is provided then output_path or save_handler arguments should "
             "be also defined"
         )
-    if with_gpu_stats:
-        raise NotImplementedError(
-            "with_gpu_stats=True needs Ignite's GpuInfo metric, which miniengine does not have "
-            f"(see {COVERAGE_PAGE}); leave with_gpu_stats=False"
-        )
+    gpu_info = GpuInfo() if with_gpu_stats else None  # without pynvml or a GPU: an error now
 
     if stop_on_nan:
         trainer.add_event_handler(Events.ITERATION_COMPLETED, TerminateOnNan())
@@ -178,6 +175,9 @@ def setup_common_training_handlers(
         assert save_handler is not None  # checked above
         checkpoint = Checkpoint(to_save, save_handler, filename_prefix="training", **kwargs)
         trainer.add_event_handler(Events.ITERATION_COMPLETED(every=save_every_iters), checkpoint)
+    if gpu_info is not None:
+        every = Events.ITERATION_COMPLETED(every=log_every_iters)
+        gpu_info.attach(trainer, name="gpu", event_name=every)
     for index, name in enumerate(output_names or ()):
         average = RunningAverage(output_transform=partial(_output_value, index=index, name=name))
         average.attach(trainer, name, usage=RunningBatchWise())
