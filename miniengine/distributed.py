@@ -40,6 +40,7 @@ from torch.utils.data.distributed import DistributedSampler
 
 __all__ = [
     "DistributedProxySampler",
+    "Parallel",
     "all_gather",
     "all_gather_tensors_with_shapes",
     "all_reduce",
@@ -752,7 +753,7 @@ def auto_dataloader(dataset: Dataset, **kwargs: Any) -> DataLoader:
     world = get_world_size()
     kwargs.setdefault("pin_memory", device().type == "cuda")
     if world == 1:
-        return DataLoader(dataset, **kwargs)
+        return _loader(dataset, kwargs)
     if kwargs.get("batch_size", 1) >= world:
         kwargs["batch_size"] //= world
     per_node = get_nproc_per_node()
@@ -766,7 +767,11 @@ def auto_dataloader(dataset: Dataset, **kwargs: Any) -> DataLoader:
             stacklevel=2,
         )
     elif isinstance(dataset, IterableDataset):
-        pass
+        _auto_logger("auto_dataloader").info(
+            "Found iterable dataset, dataloader will be created without any distributed "
+            "sampling. Please, make sure that the dataset itself produces different data on "
+            "different ranks."
+        )
     elif isinstance(sampler, DistributedSampler):
         if sampler.rank != get_rank():
             warnings.warn(
@@ -785,6 +790,21 @@ def auto_dataloader(dataset: Dataset, **kwargs: Any) -> DataLoader:
     else:
         shuffle = kwargs.pop("shuffle", True)
         kwargs["sampler"] = DistributedSampler(dataset, world, get_rank(), shuffle=shuffle)
+    return _loader(dataset, kwargs)
+
+
+def _auto_logger(name: str) -> Any:
+    from miniengine.utils import setup_logger  # utils imports this module
+
+    # Ignite's logger names (ignite.distributed.auto.<function>), so that what was set up for
+    # Ignite's log lines applies to these.
+    return setup_logger(f"miniengine.distributed.auto.{name}")
+
+
+def _loader(dataset: Dataset, kwargs: dict[str, Any]) -> DataLoader:
+    _auto_logger("auto_dataloader").info(
+        f"Use data loader kwargs for dataset '{repr(dataset)[:20].strip()}': \n\t{kwargs}"
+    )
     return DataLoader(dataset, **kwargs)
 
 
@@ -847,3 +867,93 @@ def auto_optim(optimizer: torch.optim.Optimizer, **kwargs: Any) -> torch.optim.O
         True
     """
     return optimizer
+
+
+class Parallel:
+    """Ignite's launcher, for a script started by ``torchrun`` or as one plain process:
+    ``with Parallel(backend) as p: p.run(training, config)`` calls
+    ``training(local_rank, config)`` in each process, with the process group set up (when a
+    backend is given) and torn down afterwards.
+
+    Starting the processes itself (Ignite's ``nproc_per_node=``, through ``spawn``) is left to
+    ``torchrun``: it is refused with a pointer to it.
+
+    Args:
+        backend: ``"gloo"``, ``"nccl"``, or None for one process without a process group.
+        nproc_per_node: processes to start here; not supported (use ``torchrun``).
+        nnodes: as Ignite's; only with ``nproc_per_node``.
+        node_rank: as Ignite's; only with ``nproc_per_node``.
+        master_addr: as Ignite's; only with ``nproc_per_node``.
+        master_port: as Ignite's; only with ``nproc_per_node``.
+        init_method: passed to ``initialize``.
+        **spawn_kwargs: Ignite's arguments for ``spawn``; not supported.
+
+    Example:
+        >>> from miniengine import distributed as idist
+        >>> def training(local_rank, message):
+        ...     print(local_rank, idist.get_world_size(), message)
+        >>> with idist.Parallel(backend=None) as parallel:
+        ...     parallel.run(training, "hello")
+        0 1 hello
+    """
+
+    def __init__(
+        self,
+        backend: str | None = None,
+        nproc_per_node: int | None = None,
+        nnodes: int | None = None,
+        node_rank: int | None = None,
+        master_addr: str | None = None,
+        master_port: int | None = None,
+        init_method: str | None = None,
+        **spawn_kwargs: Any,
+    ) -> None:
+        if backend is not None and backend not in available_backends():
+            raise ValueError(
+                f"Unknown backend '{backend}'. Available backends: {available_backends()}"
+            )
+        spawning: dict[str, Any] = dict(nproc_per_node=nproc_per_node, nnodes=nnodes)
+        spawning.update(node_rank=node_rank, master_addr=master_addr, master_port=master_port)
+        spawning.update(spawn_kwargs)
+        for name, value in spawning.items():
+            if value is not None and backend is None:
+                raise ValueError(
+                    f"If backend is None, argument '{name}' should be also None, but given {value}"
+                )
+        if any(value is not None for value in spawning.values()):
+            raise NotImplementedError(
+                f"Parallel(..., {', '.join(k for k, v in spawning.items() if v is not None)}): "
+                "miniengine does not start processes itself; launch the script with "
+                "`torchrun --nproc_per_node=N script.py` and use Parallel(backend) alone"
+            )
+        self.backend, self.init_method = backend, init_method
+
+    def run(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """Call ``func(local_rank, *args, **kwargs)`` in this process.
+
+        Args:
+            func: the training function; its first argument is the local rank.
+            *args: its further positional arguments.
+            **kwargs: its keyword arguments.
+        """
+        logger = self._get_logger()
+        logger.info(f"- Run '{func}' in {get_world_size()} processes")
+        func(get_local_rank(), *args, **kwargs)
+        logger.info("End of run")
+
+    def _get_logger(self) -> Any:
+        from miniengine.utils import setup_logger  # utils imports this module
+
+        # Ignite's path for this logger, so that what was set up for Ignite's lines applies.
+        return setup_logger("miniengine.distributed.launcher.Parallel")
+
+    def __enter__(self) -> Parallel:
+        if self.backend is not None:
+            initialize(self.backend, init_method=self.init_method)
+            self._get_logger().info(f"Initialized processing group with backend: '{self.backend}'")
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        if self.backend is not None:
+            self._get_logger().info(f"Finalized processing group with backend: '{self.backend}'")
+            finalize()

@@ -157,7 +157,8 @@ def setup_logger(
         >>> log.info("epoch 1 done")
         doc.trainer: epoch 1 done
     """
-    existed = name is None or name in logging.root.manager.loggerDict
+    # A logger made before (not a placeholder that a child's name left): keep its set-up.
+    existed = name is None or isinstance(logging.root.manager.loggerDict.get(name), logging.Logger)
     logger = logging.getLogger(name)
     if distributed_rank is None:
         from miniengine.distributed import get_rank

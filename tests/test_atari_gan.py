@@ -549,6 +549,16 @@ def test_readme_shows_what_the_engine_calls(tmp_path: Path) -> None:
     assert lines[start + len(shown)].startswith("last fakes:")  # the whole table
 
 
+def test_readme_shows_the_loop_the_engine_runs(tmp_path: Path) -> None:
+    match = re.search(r"### The loop the engine runs\n.*?```python\n(.*?)```", README, flags=re.S)
+    assert match, "the README's as_loop block"
+    shown = match[1].splitlines()
+    lines = _run("engine", tmp_path, *BASE, "--iterations", "1", "--show-loop")
+    indent = " " * 8  # the excerpt is the epoch loop of the generated run()
+    start = lines.index(indent + shown[0])
+    assert lines[start : start + len(shown)] == [indent + line if line else "" for line in shown]
+
+
 @pytest.mark.parametrize("name", ["raw", "engine"])
 def test_readme_shows_the_loops_as_they_are(name: str) -> None:
     block = re.search(rf"```python\n# {name}\.py\n(.*?)```", README, flags=re.S)

@@ -825,3 +825,17 @@ def test_new_group_and_shapes_in_one_process() -> None:
     assert torch.equal(alone, t)
     with pytest.raises(ValueError, match=r"shapes should give one shape per rank \(1\)"):
         idist.all_gather_tensors_with_shapes(t, [[2, 3], [1, 3]])
+
+
+def test_parallel_runs_here_and_refuses_to_spawn(capfd):
+    seen = []
+    with idist.Parallel(backend=None) as parallel:
+        parallel.run(lambda local_rank, x, y=0: seen.append((local_rank, x, y)), 1, y=2)
+    assert seen == [(0, 1, 2)]
+    assert "End of run" in capfd.readouterr().err  # Ignite's log line, on stderr
+    with pytest.raises(NotImplementedError, match="torchrun --nproc_per_node"):
+        idist.Parallel(backend="gloo", nproc_per_node=2)
+    with pytest.raises(ValueError, match="If backend is None, argument 'nnodes' should be"):
+        idist.Parallel(backend=None, nnodes=2)
+    with pytest.raises(ValueError, match="Unknown backend 'xla'"):
+        idist.Parallel(backend="xla")

@@ -866,3 +866,21 @@ def test_batch_size_scheduler_errors():
         BatchSizeScheduler(DataLoader([1, 2]), lambda i: 0)(None)
     with pytest.raises(ValueError, match="must contain 'scheduler_fn'"):
         BatchSizeScheduler.simulate_values(3)
+
+
+@pytest.mark.parametrize(
+    "milestones",
+    [[(1, 1.0), (3, 0.8), (5, 0.2)], [(0, 0.0), (4, 1.0)], [(2, 1.0), (2, 0.5), (6, 0.0)]],
+)
+def test_piecewise_linear_state_dicts_load_across_libraries(milestones):
+    ignite_handlers = pytest.importorskip("ignite.handlers")
+    for steps in range(9):
+        ours, theirs = (
+            cls(torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1), "lr", milestones)
+            for cls in (PiecewiseLinear, ignite_handlers.PiecewiseLinear)
+        )
+        for _ in range(steps):
+            ours(None)
+            theirs(None)
+        assert ours.state_dict() == theirs.state_dict()  # Ignite's `_index` included
+        theirs.load_state_dict(ours.state_dict())

@@ -300,3 +300,11 @@ def test_hash_checkpoint_matches_ignite(iu, tmp_path):
         hash_checkpoint(tmp_path / "missing.pt", tmp_path)
     torch.save({}, tmp_path / "x.pt")
     assert hash_checkpoint(tmp_path / "x.pt", tmp_path / "new" / "dir")[0].parent.is_dir()
+
+
+def test_setup_logger_sets_up_a_parent_that_only_a_childs_name_made(capfd):
+    # logging keeps a placeholder for "a.b" once "a.b.c" exists; Ignite's setup_logger takes
+    # it for a logger already set up and returns it without handlers: nothing is shown.
+    setup_logger("utils_test.parent.child")
+    setup_logger("utils_test.parent", format="%(name)s: %(message)s").info("shown")
+    assert "utils_test.parent: shown" in capfd.readouterr().err

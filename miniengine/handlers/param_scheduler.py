@@ -559,7 +559,9 @@ class PiecewiseLinear(ParamScheduler):
         [1.0, 1.0, 0.9, 0.8, 0.5, 0.2]
     """
 
-    _state_attrs = ParamScheduler._state_attrs + ("values", "milestones")
+    # `_index` is Ignite's segment counter: saved so that Ignite loads our state dicts (and
+    # ours loads Ignite's); here it is only derived from event_index.
+    _state_attrs = ParamScheduler._state_attrs + ("values", "milestones", "_index")
 
     def __init__(
         self,
@@ -599,6 +601,16 @@ class PiecewiseLinear(ParamScheduler):
                 )
             self.milestones.append(milestone)
             self.values.append(value)
+
+    @property
+    def _index(self) -> int:
+        # The segment of the last value given, held at the last one once past the milestones.
+        e = min(self.event_index - 1, self.milestones[-1] - 1)
+        return max(0, bisect_right(self.milestones, e) - 1)
+
+    @_index.setter
+    def _index(self, value: int) -> None:
+        pass  # derived from event_index
 
     def get_param(self) -> float:
         """The interpolated value at the current ``event_index``."""
