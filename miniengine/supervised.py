@@ -24,6 +24,8 @@ __all__ = [
     "supervised_evaluation_step_amp",
     "supervised_training_step",
     "supervised_training_step_amp",
+    "supervised_training_step_apex",
+    "supervised_training_step_tpu",
 ]
 
 Device = str | torch.device | None
@@ -325,6 +327,48 @@ def supervised_evaluation_step_amp(
         model, device, non_blocking, prepare_batch, model_transform, output_transform, model_fn,
         amp=True,
     )  # fmt: skip
+
+
+def supervised_training_step_apex(*args: Any, **kwargs: Any) -> Callable:
+    """Ignite's training step with NVIDIA apex: miniengine has no apex support, so this raises
+    what Ignite raises where apex is not installed.
+
+    Args:
+        *args: Ignite's arguments (model, optimizer, loss_fn, ...).
+        **kwargs: Ignite's keyword arguments.
+
+    Example:
+        >>> try:
+        ...     supervised_training_step_apex(None, None, None)
+        ... except ModuleNotFoundError as error:
+        ...     print(str(error).split(".")[0])
+        Please install apex from https://github
+    """
+    raise ModuleNotFoundError(
+        "Please install apex from https://github.com/nvidia/apex to use amp_mode='apex'. "
+        "(miniengine does not support apex: use supervised_training_step_amp, torch.amp.)"
+    )
+
+
+def supervised_training_step_tpu(*args: Any, **kwargs: Any) -> Callable:
+    """Ignite's training step on TPUs: miniengine has no XLA support, so this raises what
+    Ignite raises where torch_xla is not installed.
+
+    Args:
+        *args: Ignite's arguments (model, optimizer, loss_fn, ...).
+        **kwargs: Ignite's keyword arguments.
+
+    Example:
+        >>> try:
+        ...     supervised_training_step_tpu(None, None, None)
+        ... except ModuleNotFoundError as error:
+        ...     print(str(error).split(",")[0])
+        torch_xla cannot be imported
+    """
+    raise ModuleNotFoundError(
+        "torch_xla cannot be imported, please install PyTorch XLA. (miniengine does not "
+        "support XLA devices.)"
+    )
 
 
 def _check_device_and_amp(device: Device, amp_mode: str | None) -> None:

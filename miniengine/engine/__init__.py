@@ -33,6 +33,8 @@ _SUPERVISED = (
     "supervised_evaluation_step_amp",
     "supervised_training_step",
     "supervised_training_step_amp",
+    "supervised_training_step_apex",
+    "supervised_training_step_tpu",
 )
 
 __all__ = [

@@ -20,7 +20,7 @@ import time
 import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
-from typing import Any
+from typing import Any, cast
 
 from miniengine.engine.events import (
     _COUNTERS,
@@ -520,7 +520,7 @@ class Engine:
         self._resume, self._loaded = (position, within), True
         self._run_gen = self._data_iter = None
 
-    def _check_state_dict(self, sd: Any) -> tuple[int, int, int, str]:
+    def _check_state_dict(self, sd: Any) -> tuple[Any, Any, Any, str]:
         """Check a state dict, changing nothing: (iteration, epoch_iteration, data_position,
         the limit's name)."""
         if not isinstance(sd, Mapping):
@@ -531,8 +531,7 @@ class Engine:
             f"Found both: iteration={sd.get('iteration')}, epoch={sd.get('epoch')}.",
         )
         counter = "epoch" if "epoch" in sd else "iteration"
-        length: Any = sd.get("epoch_length")
-        count: Any = sd.get(counter)
+        length, count = cast(Any, sd.get("epoch_length")), cast(Any, sd.get(counter))
         _expect(
             not count or _is_int(length, 1),
             "epoch_length must be a positive integer to calculate missing 'iteration' or "

@@ -30,8 +30,9 @@ def _tqdm_class() -> Any:
         from tqdm.auto import tqdm  # type: ignore[import-untyped]
     except ImportError as e:
         raise ModuleNotFoundError(
-            "ProgressBar needs tqdm, an optional dependency of miniengine. Install it with "
-            "`pip install tqdm`, or use miniengine.handlers.LogProgress, which needs nothing."
+            "This submodule requires tqdm to be installed (an optional dependency of "
+            "miniengine): `pip install tqdm`; or use miniengine.handlers.LogProgress, which "
+            "needs nothing."
         ) from e
     return tqdm
 

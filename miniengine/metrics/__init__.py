@@ -22,8 +22,8 @@ from miniengine.metrics.accuracy import Accuracy
 from miniengine.metrics.average import Average
 from miniengine.metrics.confusion_matrix import ConfusionMatrix
 from miniengine.metrics.epoch_metric import EpochMetric
-from miniengine.metrics.gpu_info import GpuInfo
 from miniengine.metrics.fbeta import Fbeta
+from miniengine.metrics.gpu_info import GpuInfo
 from miniengine.metrics.loss import Loss
 from miniengine.metrics.mean_absolute_error import MeanAbsoluteError
 from miniengine.metrics.mean_squared_error import MeanSquaredError
