@@ -478,3 +478,14 @@ def test_same_files_as_ignite(tmp_path):
         assert [(s, h.min, h.max, h.num, h.sum, list(h.bucket)) for s, h in ours] == [
             (s, h.min, h.max, h.num, h.sum, list(h.bucket)) for s, h in ignite_hists[tag]
         ]
+
+
+def test_without_tensorboard_the_error_says_what_to_install(monkeypatch):
+    import sys
+
+    from miniengine.handlers.tensorboard_logger import TensorboardLogger
+
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)
+    with pytest.raises(ModuleNotFoundError, match="requires either tensorboardX or torch.*"
+                       "pip install tensorboard"):  # fmt: skip
+        TensorboardLogger(log_dir=None)

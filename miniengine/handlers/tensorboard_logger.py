@@ -76,7 +76,14 @@ class TensorboardLogger(BaseLogger):
             self.writer: Any = _NullWriter()
             return
         # imported here, not at module level: TensorBoard takes ~0.3 s to import
-        from torch.utils.tensorboard import SummaryWriter
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            raise ModuleNotFoundError(
+                "This contrib module requires either tensorboardX or torch >= 1.2.0; "
+                "miniengine uses torch.utils.tensorboard, which needs the tensorboard package: "
+                "`pip install tensorboard`"
+            ) from None
 
         self.writer = SummaryWriter(*args, **kwargs)
 

@@ -65,7 +65,8 @@ def _profiling_trace(engine: Engine) -> Trace:
     """The trace the profilers of ``engine`` read, started on first use."""
     if not isinstance(engine, Engine):
         raise TypeError(
-            f"Argument engine should be miniengine.engine.Engine, but given {type(engine)}"
+            f"Argument engine should be ignite.engine.Engine (here miniengine.engine.Engine), "
+            f"but given {type(engine)}"
         )
     t = Trace.current(engine)
     if t is None:
