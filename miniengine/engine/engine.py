@@ -763,9 +763,9 @@ class Engine:
                 return True
 
     def _run_events(self) -> Generator[Any, None, None]:
-        """The schedule of a run: yields its events in order (``_epoch_events`` those of each
-        epoch). It fires TERMINATE, COMPLETED, TERMINATE_SINGLE_EPOCH and EXCEPTION_RAISED
-        itself: no flag is looked at after them."""
+        """The schedule of a run: yields its events in order, those of each epoch's
+        iterations through ``_iteration_events``. It fires TERMINATE, COMPLETED,
+        TERMINATE_SINGLE_EPOCH and EXCEPTION_RAISED itself: no flag is looked at after them."""
         s = self.state
         self.should_terminate = self.should_terminate_single_epoch = self.should_interrupt = False
         self._reraised, s.times, start = None, dict.fromkeys(s.times), time.perf_counter()
@@ -773,10 +773,20 @@ class Engine:
             try:
                 yield STARTED
                 # A run restored at an epoch's end still has that epoch's end to run.
-                while (
-                    self._epoch_end_due(s) or not self._is_done(s)
-                ) and not self.should_terminate:
-                    yield from self._epoch_events(s)
+                due = self._epoch_end_due(s)
+                while (due or not self._is_done(s)) and not self.should_terminate:
+                    s.epoch, epoch_start, due = s.epoch + 1, time.perf_counter(), False
+                    yield EPOCH_STARTED
+                    yield from self._iteration_events(s)
+                    s.times["EPOCH_COMPLETED"] = time.perf_counter() - epoch_start
+                    self._epoch_start = None
+                    skip = self.should_terminate_single_epoch == "skip_epoch_completed"
+                    try:  # a skipped EPOCH_COMPLETED is still a place to look at the flags
+                        yield None if skip else EPOCH_COMPLETED
+                    except _TerminateEpoch:  # of the cut epoch, or from an EPOCH_COMPLETED
+                        self.should_terminate_single_epoch = False  # handler: nothing to cut
+                        yield None  # but the other flags are still looked at
+                    self._epoch_completed(s, epoch_start)
             except _Terminate:
                 self._fire_event(TERMINATE)
             except _TerminateEpoch:
@@ -784,11 +794,7 @@ class Engine:
                     "The method terminate_epoch() should not be called on Event.STARTED or "
                     "Event.EPOCH_STARTED."
                 ) from None
-            s.times["COMPLETED"] = time.perf_counter() - start
-            if self.should_terminate != "skip_completed":
-                self._fire_event(COMPLETED)
-                s.times["COMPLETED"] = time.perf_counter() - start
-            self.logger.info("Engine run finished. Time taken: %s", _hms(s.times["COMPLETED"]))
+            self._completed(s, start)
         except BaseException as e:
             if e is self._reraised or isinstance(e, GeneratorExit):  # GeneratorExit: dropped
                 raise
@@ -797,23 +803,17 @@ class Engine:
         finally:
             self._data_iter = None
 
-    def _epoch_events(self, s: State) -> Generator[Any, None, None]:
-        """The events of one epoch: EPOCH_STARTED, those of its iterations, EPOCH_COMPLETED."""
-        s.epoch += 1
-        start = time.perf_counter()
-        yield EPOCH_STARTED
-        yield from self._iteration_events(s)
-        s.times["EPOCH_COMPLETED"] = time.perf_counter() - start
-        self._epoch_start = None
-        skip = self.should_terminate_single_epoch == "skip_epoch_completed"
-        try:  # a skipped EPOCH_COMPLETED is still a place where the flags are looked at: None
-            yield None if skip else EPOCH_COMPLETED
-        except _TerminateEpoch:  # of the cut epoch, or from an EPOCH_COMPLETED handler: the
-            self.should_terminate_single_epoch = False  # epoch is over, there is nothing to cut
-            yield None  # but the other flags are still looked at
+    def _epoch_completed(self, s: State, start: float) -> None:
         s.times["EPOCH_COMPLETED"] = took = time.perf_counter() - start
         if self.logger.isEnabledFor(logging.INFO):  # _hms would cost at every epoch
             self.logger.info("Epoch[%d] Complete. Time taken: %s", s.epoch, _hms(took))
+
+    def _completed(self, s: State, start: float) -> None:
+        s.times["COMPLETED"] = time.perf_counter() - start
+        if self.should_terminate != "skip_completed":
+            self._fire_event(COMPLETED)
+            s.times["COMPLETED"] = time.perf_counter() - start
+        self.logger.info("Engine run finished. Time taken: %s", _hms(s.times["COMPLETED"]))
 
     def _iteration_events(self, s: State) -> Generator[Any, None, None]:
         """The events of an epoch's iterations. They are yielded only if they have handlers

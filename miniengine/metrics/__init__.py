@@ -19,8 +19,14 @@ from typing import Any
 
 from miniengine._missing import missing_name
 from miniengine.metrics.accuracy import Accuracy
-from miniengine.metrics.average import Average
-from miniengine.metrics.confusion_matrix import ConfusionMatrix
+from miniengine.metrics.accumulation import Average, GeometricAverage, VariableAccumulation
+from miniengine.metrics.confusion_matrix import (
+    ConfusionMatrix,
+    DiceCoefficient,
+    IoU,
+    JaccardIndex,
+    mIoU,
+)
 from miniengine.metrics.epoch_metric import EpochMetric
 from miniengine.metrics.fbeta import Fbeta
 from miniengine.metrics.gpu_info import GpuInfo
@@ -52,10 +58,14 @@ __all__ = [
     "BatchFiltered",
     "BatchWise",
     "ConfusionMatrix",
+    "DiceCoefficient",
     "EpochMetric",
-    "GpuInfo",
     "EpochWise",
     "Fbeta",
+    "GeometricAverage",
+    "GpuInfo",
+    "IoU",
+    "JaccardIndex",
     "Loss",
     "MeanAbsoluteError",
     "MeanSquaredError",
@@ -72,6 +82,8 @@ __all__ = [
     "RunningEpochWise",
     "SingleEpochRunningBatchWise",
     "TopKCategoricalAccuracy",
+    "VariableAccumulation",
+    "mIoU",
 ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from numbers import Number, Real
 from typing import TYPE_CHECKING, Any
@@ -27,8 +28,10 @@ if TYPE_CHECKING:
 
 __all__ = ["RunningAverage"]
 
-# A 0-d tensor of these dtypes is averaged as a NumPy scalar of the same precision: the same
-# roundings as Ignite's tensor arithmetic, at a fraction of the cost of three tiny tensor ops.
+# A 0-d tensor of these dtypes is averaged as a NumPy scalar of the same precision (``_fast``):
+# the same roundings as Ignite's tensor arithmetic, at a fraction of the cost of three tiny tensor
+# ops. ``_value`` (the attribute Ignite's tests and state dicts read) is then the tensor it stands
+# for, brought up to date by ``compute`` and ``state_dict`` rather than at every update.
 _SCALAR_TYPES: dict[torch.dtype, type[np.floating]] = {
     torch.float32: np.float32,
     torch.float64: np.float64,
@@ -126,8 +129,9 @@ class RunningAverage(Metric):
     def reset(self) -> None:
         """Forget the average (and reset ``src``)."""
         self._value: Any = None
-        # Set while ``_value`` is a NumPy scalar standing for a 0-d tensor of this dtype.
+        # Set while ``_fast``, a NumPy scalar, holds the value of a 0-d tensor of this dtype.
         self._dtype: torch.dtype | None = None
+        self._fast: Any = None
         if self.src is not None:
             self.src.reset()
 
@@ -159,7 +163,7 @@ class RunningAverage(Metric):
             else:
                 if _WRAP_VALUES:
                     x = self._scalar(x)
-                self._value = v * self._alpha + self._beta * x
+                self._fast = self._fast * self._alpha + self._beta * x
         else:
             self._update_slowly(value)
 
@@ -167,7 +171,8 @@ class RunningAverage(Metric):
         """Keep the 0-d tensor ``value`` as a NumPy scalar of its dtype from now on."""
         self._dtype = value.dtype
         self._scalar = scalar = _SCALAR_TYPES[value.dtype]
-        self._value = scalar(value.item())
+        self._fast = scalar(value.item())
+        self._value = value.detach().to(self._device, copy=True)
         self._alpha, self._beta = scalar(self.alpha), scalar(1.0 - self.alpha)
 
     def _update_slowly(self, value: Any) -> None:
@@ -197,9 +202,13 @@ class RunningAverage(Metric):
 
     def compute(self) -> Any:
         """The current average: None before the first value."""
-        if self._dtype is None:
-            return self._value
-        return torch.tensor(self._value, dtype=self._dtype, device=self._device)
+        if self._dtype is not None:
+            self._value = torch.tensor(self._fast, dtype=self._dtype, device=self._device)
+        return self._value
+
+    def _state_dict_per_rank(self) -> OrderedDict[str, Any]:
+        self.compute()  # ``_value`` up to date
+        return super()._state_dict_per_rank()
 
     def _load_state_dict_per_rank(self, state: Mapping[str, Any]) -> None:
         self._dtype = None
@@ -232,7 +241,7 @@ class RunningAverage(Metric):
         """
         v = self._value
         if self._dtype is not None:
-            v = float(v)
+            v = float(self._fast)
         elif type(v) is not float:
             return super().completed(engine, name)
         engine.state.metrics[name] = v
