@@ -2,8 +2,9 @@
 
 Read it in this order: ``Engine.run`` (check the arguments, start fresh or resume, drive);
 ``_drive``, the one place that fires handlers and acts on terminate / interrupt / exceptions;
-``_run_events`` and ``_epoch_events``, the schedule: generators that yield the events of a run
-in the order of the ``Engine`` docstring's pseudocode; ``_new_data_iter``, the data side.
+``_run_events`` and ``_iteration_events``, the schedule: generators that yield the events of a
+run in the order of the ``Engine`` docstring's pseudocode; ``_data_ended`` and
+``_new_data_iter``, the data side.
 """
 
 from __future__ import annotations
