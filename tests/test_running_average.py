@@ -345,3 +345,17 @@ def test_state_dict_includes_the_src_metric():
     copy.load_state_dict(avg.state_dict())
     copy.update(None)  # src's value folded in: 1 of 2 right
     assert copy.compute() == 0.5
+
+
+def test_value_is_a_tensor_on_the_metric_device():
+    # Ignite's tests read the private ``_value``: after ``compute`` it is the average as a tensor
+    # on the metric's device (torch.device, not NumPy's "cpu" string), whatever path updated it.
+    avg = RunningAverage(alpha=0.5, output_transform=lambda x: x, device=torch.device("cpu"))
+    for x in (1.0, 3.0, 5.0):
+        avg.update(torch.tensor(x))
+        avg.compute()
+        assert isinstance(avg._value, torch.Tensor) and avg._value.device == torch.device("cpu")
+    assert avg._value.item() == (1.0 * 0.5 + 3.0 * 0.5) * 0.5 + 5.0 * 0.5
+    avg.update(torch.tensor(7.0))  # the state_dict brings ``_value`` up to date too
+    saved = avg.state_dict()["__metric_state_per_rank"][0]["_value"]
+    assert torch.equal(saved, torch.tensor(3.5 * 0.5 + 7.0 * 0.5))

@@ -514,7 +514,7 @@ def parse_args(argv: Sequence[str] | None = None, resumable: bool = False) -> ar
 
     Args:
         argv: the arguments; None reads ``sys.argv``.
-        resumable: add ``--checkpoint-every``, ``--resume`` and ``--describe``.
+        resumable: add ``--checkpoint-every``, ``--resume``, ``--describe`` and ``--show-loop``.
 
     Example:
         >>> args = parse_args(["--iterations", "3", "--device", "cpu"])
@@ -573,6 +573,11 @@ def parse_args(argv: Sequence[str] | None = None, resumable: bool = False) -> ar
             "--describe",
             action="store_true",
             help="print what the engine calls at each event, then train",
+        )
+        parser.add_argument(
+            "--show-loop",
+            action="store_true",
+            help="print the plain loop that the engine runs (explain.as_loop), then train",
         )
     else:
         parser.set_defaults(resume=False)

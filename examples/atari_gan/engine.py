@@ -14,7 +14,7 @@ import torch
 
 import miniengine.distributed as idist
 from miniengine.engine import Engine, Events
-from miniengine.explain import describe
+from miniengine.explain import as_loop, describe
 from miniengine.handlers import Checkpoint, DiskSaver, LogProgress, ProgressBar
 from miniengine.handlers.tensorboard_logger import OutputHandler, TensorboardLogger
 from miniengine.metrics import RunningAverage
@@ -92,6 +92,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     engine.add_event_handler(saves, checkpoint)
     if args.describe:
         print(describe(engine))
+    if args.show_loop:
+        print(as_loop(engine).source)
     with tb:  # closes the writer however run() ends
         # One epoch of --iterations batches (the progress total); a resumed run has its own.
         epoch = engine.state.epoch_length or args.iterations

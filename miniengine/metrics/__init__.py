@@ -18,8 +18,8 @@ Ignite's metrics that miniengine lacks fail with an error pointing to the covera
 from typing import Any
 
 from miniengine._missing import missing_name
-from miniengine.metrics.accuracy import Accuracy
 from miniengine.metrics.accumulation import Average, GeometricAverage, VariableAccumulation
+from miniengine.metrics.accuracy import Accuracy
 from miniengine.metrics.confusion_matrix import (
     ConfusionMatrix,
     DiceCoefficient,

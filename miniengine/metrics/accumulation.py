@@ -45,7 +45,7 @@ class VariableAccumulation(Metric):
         self,
         op: Callable[[torch.Tensor, Any], torch.Tensor],
         output_transform: Callable = _identity,
-        device: str | torch.device = torch.device("cpu"),
+        device: str | torch.device = "cpu",
         skip_unrolling: bool = False,
     ) -> None:
         if not callable(op):
@@ -108,7 +108,7 @@ class Average(VariableAccumulation):
     def __init__(
         self,
         output_transform: Callable = _identity,
-        device: str | torch.device = torch.device("cpu"),
+        device: str | torch.device = "cpu",
         skip_unrolling: bool = False,
     ) -> None:
         super().__init__(_add, output_transform, device=device, skip_unrolling=skip_unrolling)
@@ -140,7 +140,7 @@ class GeometricAverage(VariableAccumulation):
     def __init__(
         self,
         output_transform: Callable = _identity,
-        device: str | torch.device = torch.device("cpu"),
+        device: str | torch.device = "cpu",
         skip_unrolling: bool = False,
     ) -> None:
         super().__init__(_add_log, output_transform, device=device, skip_unrolling=skip_unrolling)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from miniengine.engine.events import EventEnum, Events
+from miniengine.engine.events import Events
 from miniengine.metrics.metric import Metric
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ class GpuInfo(Metric):
 
     def __init__(self) -> None:
         try:
-            from pynvml.smi import nvidia_smi
+            from pynvml.smi import nvidia_smi  # type: ignore[import-not-found]
         except ImportError:
             raise ModuleNotFoundError(
                 "This contrib module requires pynvml to be installed. Please install it with "
@@ -95,7 +95,7 @@ class GpuInfo(Metric):
         self,
         engine: Engine,
         name: str = "gpu",
-        event_name: str | EventEnum = Events.ITERATION_COMPLETED,
+        event_name: Any = Events.ITERATION_COMPLETED,
     ) -> None:
         """Write the values at every ``event_name`` (every iteration by default).
 
