@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+import miniengine.engine as _steps  # where Ignite's code finds (and patches) the step functions
 from miniengine.engine import Engine
 
 __all__ = [
@@ -371,19 +372,22 @@ def supervised_training_step_tpu(*args: Any, **kwargs: Any) -> Callable:
     )
 
 
-def _check_device_and_amp(device: Device, amp_mode: str | None) -> None:
+def _check_device_and_amp(device: Device, amp_mode: str | None, modes: tuple = (None, "amp")):
     device_type = device.type if isinstance(device, torch.device) else device
-    if device_type is not None and "xla" in device_type:
-        raise ValueError(f"Argument device={device!r}: TPU (xla) devices are not supported")
-    if amp_mode not in (None, "amp"):
-        raise ValueError(
-            f"Argument amp_mode should be None or 'amp', got {amp_mode!r} "
-            "(miniengine does not support apex; use 'amp')"
-        )
     if amp_mode and device_type is not None and "mps" in device_type:
         raise ValueError(
             "amp_mode cannot be used with mps device. Consider using amp_mode=None or "
             "device='cuda'."
+        )
+    if device_type is not None and "xla" in device_type:  # Ignite's words where XLA is missing
+        raise RuntimeError(
+            f"In order to run on TPU, please install PyTorch XLA (device={device!r}; miniengine "
+            "does not support TPU devices)"
+        )
+    if amp_mode not in modes:
+        raise ValueError(
+            f"Argument amp_mode should be None or 'amp', got {amp_mode!r} (miniengine does "
+            "not support apex)"
         )
 
 
@@ -441,18 +445,25 @@ def create_supervised_trainer(
             "Its Engine resumes at the exact next batch; see docs/resume.md for a bit-identical "
             "resume (RNGState, a per-epoch seeded sampler)."
         )
-    if scaler and amp_mode != "amp":  # checked first, as in Ignite: even amp_mode="apex"
+    _check_device_and_amp(device, amp_mode, (None, "amp", "apex"))
+    if scaler and amp_mode != "amp":  # as in Ignite, before apex is found missing
         raise ValueError(
             f"scaler argument is {scaler}, but amp_mode is {amp_mode}. Consider using "
             "amp_mode='amp'."
         )
-    _check_device_and_amp(device, amp_mode)
     grad_scaler = torch.amp.GradScaler(enabled=True) if scaler is True else (scaler or None)
-    update = _training_step(
-        model, optimizer, loss_fn, device, non_blocking, prepare_batch, model_transform,
-        output_transform, gradient_accumulation_steps, model_fn, amp=amp_mode == "amp",
-        scaler=grad_scaler,
-    )  # fmt: skip
+    # Looked up in miniengine.engine at each call, as Ignite's are in ignite.engine: a test
+    # that patches `miniengine.engine.supervised_training_step` sees its mock called.
+    args = (model, optimizer, loss_fn, device, non_blocking, prepare_batch, model_transform,
+            output_transform)  # fmt: skip
+    if amp_mode == "apex":  # raises what Ignite raises where apex is not installed
+        update = _steps.supervised_training_step_apex(*args, gradient_accumulation_steps)
+    elif amp_mode == "amp":
+        update = _steps.supervised_training_step_amp(
+            *args, grad_scaler, gradient_accumulation_steps, model_fn
+        )
+    else:
+        update = _steps.supervised_training_step(*args, gradient_accumulation_steps, model_fn)
     trainer = Engine(update)
     if scaler is True:  # as Ignite: a scaler made here is kept where handlers can reach it
         trainer.state.scaler = grad_scaler  # type: ignore[attr-defined]
@@ -493,10 +504,11 @@ def create_supervised_evaluator(
         1.0
     """
     _check_device_and_amp(device, amp_mode)
-    step = _evaluation_step(
-        model, device, non_blocking, prepare_batch, model_transform, output_transform, model_fn,
-        amp=amp_mode == "amp",
-    )  # fmt: skip
+    amp = amp_mode == "amp"  # looked up as in create_supervised_trainer
+    make = _steps.supervised_evaluation_step_amp if amp else _steps.supervised_evaluation_step
+    step = make(
+        model, device, non_blocking, prepare_batch, model_transform, output_transform, model_fn
+    )
     evaluator = Engine(step)
     for name, metric in (metrics or {}).items():
         metric.attach(evaluator, name)

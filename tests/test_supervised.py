@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import warnings
 from collections import namedtuple
 
 import pytest
@@ -245,8 +246,12 @@ def test_argument_errors():
         create_supervised_trainer(model, sgd, nn.MSELoss(), deterministic=True)
     with pytest.raises(ValueError, match="scaler argument is True, but amp_mode is None"):
         create_supervised_trainer(model, sgd, nn.MSELoss(), scaler=True)
-    with pytest.raises(ValueError, match="amp_mode should be None or 'amp', got 'apex'"):
+    with pytest.raises(ModuleNotFoundError, match="Please install apex from https://github"):
         create_supervised_trainer(model, sgd, nn.MSELoss(), amp_mode="apex")
+    with pytest.raises(ValueError, match="amp_mode should be None or 'amp', got 'apex'"):
+        create_supervised_evaluator(model, amp_mode="apex")
+    with pytest.raises(ValueError, match="amp_mode should be None or 'amp', got 'fp8'"):
+        create_supervised_trainer(model, sgd, nn.MSELoss(), amp_mode="fp8")
     # as in Ignite, a scaler without amp is named first, even with amp_mode="apex"
     with pytest.raises(ValueError, match="scaler argument is True, but amp_mode is apex."):
         create_supervised_trainer(model, sgd, nn.MSELoss(), amp_mode="apex", scaler=True)
@@ -254,7 +259,7 @@ def test_argument_errors():
         create_supervised_evaluator(model, amp_mode="fp16")
     with pytest.raises(ValueError, match="Gradient_accumulation_steps must be strictly positive"):
         create_supervised_trainer(model, sgd, nn.MSELoss(), gradient_accumulation_steps=0)
-    with pytest.raises(ValueError, match="device='xla'.*not supported"):
+    with pytest.raises(RuntimeError, match="In order to run on TPU, please install PyTorch XLA"):
         create_supervised_trainer(model, sgd, nn.MSELoss(), device="xla")
     with pytest.raises(ValueError, match="amp_mode cannot be used with mps device"):
         create_supervised_evaluator(model, device=torch.device("mps"), amp_mode="amp")
@@ -293,3 +298,30 @@ def test_a_batch_that_is_not_a_pair_is_a_clear_error(batch, described):
     own = create_supervised_evaluator(model, prepare_batch=lambda b, device, non_blocking: (b, b))
     if isinstance(batch, torch.Tensor):
         assert torch.equal(own.run([batch]).output[1], batch)
+
+
+@pytest.mark.parametrize("amp_mode", [None, "amp"])
+def test_factories_find_the_step_functions_in_miniengine_engine(monkeypatch, amp_mode):
+    # Ignite's create_supervised_* look their step functions up in ignite.engine, so tests that
+    # patch `ignite.engine.supervised_training_step` see their replacement used; so do ours.
+    suffix = "_amp" if amp_mode else ""
+    made = []
+    for kind in ("training", "evaluation"):
+        name = f"supervised_{kind}_step{suffix}"
+        real = getattr(miniengine.engine, name)
+
+        def wrapped(*args, _real=real, _name=name, **kwargs):
+            made.append(_name)
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(miniengine.engine, name, wrapped)
+    model = nn.Linear(2, 1)
+    sgd = torch.optim.SGD(model.parameters(), lr=0.1)
+    trainer = create_supervised_trainer(model, sgd, nn.MSELoss(), amp_mode=amp_mode)
+    evaluator = create_supervised_evaluator(model, amp_mode=amp_mode)
+    batch = (torch.ones(2, 2), torch.ones(2, 1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch: CUDA autocast unavailable here, disabled
+        trainer.run([batch])
+        evaluator.run([batch])
+    assert made == [f"supervised_training_step{suffix}", f"supervised_evaluation_step{suffix}"]
