@@ -230,6 +230,18 @@ def _checks(rank: int, out: Path) -> None:
     Checkpoint.load_objects({"model": fresh}, out / "files0" / "ckpt" / "checkpoint_20.pt")
     seen["loaded"] = torch.equal(_flat(fresh), _flat(model))
 
+    # ZeroRedundancyOptimizer shards its state over the ranks: the rank that writes (1 here)
+    # must get every shard, or torch refuses to give a state_dict
+    from torch.distributed.optim import ZeroRedundancyOptimizer
+
+    zmodel = nn.Linear(4, 3)
+    zero = ZeroRedundancyOptimizer(zmodel.parameters(), torch.optim.Adam, lr=0.1)
+    zmodel(torch.ones(2, 4)).sum().backward()
+    zero.step()
+    Checkpoint({"optim": zero}, out / "zero", save_on_rank=1)(Engine(lambda e, b: None))
+    if rank == 1:
+        seen["zero_state"] = zero.state_dict()  # consolidated on rank 1 by the save
+
     # the mnist-like example, as torchrun would run it
     from examples.mnist_like import train as example
 
@@ -536,6 +548,15 @@ def test_training_gives_the_same_weights_everywhere(seen: dict[str, Any]) -> Non
         torch.testing.assert_close(w[0], _flat(single), rtol=1e-5, atol=1e-6)
         assert torch.equal(s["shuffled_weights"][0], s["shuffled_weights"][1])
         assert s["loaded"]
+
+
+def test_checkpoint_gathers_a_zero_optimizers_shards(seen: dict[str, Any]) -> None:
+    saved = torch.load(seen["out"] / "zero" / "optim_0.pt", weights_only=True)
+    expected = seen["ranks"][1]["zero_state"]
+    assert sorted(saved["state"]) == sorted(expected["state"]) == [0, 1]  # weight and bias
+    for k in expected["state"]:
+        for name, value in expected["state"][k].items():
+            assert torch.equal(saved["state"][k][name], value)
 
 
 def test_only_rank_0_writes_files_and_prints(seen: dict[str, Any]) -> None:

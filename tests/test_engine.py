@@ -108,6 +108,24 @@ def test_interrupt_continues_exactly():
     assert batches == uninterrupted
 
 
+def _interrupt_refused(engine_cls) -> str:
+    engine = engine_cls(lambda e, b: None)
+    with pytest.raises(RuntimeError) as error:
+        engine.interrupt()
+    assert not engine.should_interrupt
+    return str(error.value)
+
+
+def test_interrupt_can_be_switched_off_as_in_ignite(monkeypatch):
+    assert Engine.interrupt_resume_enabled
+    monkeypatch.setattr(Engine, "interrupt_resume_enabled", False)
+    ours = _interrupt_refused(Engine)
+    assert ours.startswith("Engine 'interrupt/resume' feature is disabled.")
+    if ignite_engine is not None:
+        monkeypatch.setattr(ignite_engine.Engine, "interrupt_resume_enabled", False)
+        assert ours == _interrupt_refused(ignite_engine.Engine)
+
+
 # --------------------------------------------------------------------------- Ignite bugs, fixed
 def _raising_engine(at: int = 2) -> Engine:
     def step(engine, batch):

@@ -132,6 +132,17 @@ def test_custom_event_filter_gets_engine_and_count():
     assert seen == [(Engine, 1), (Engine, 2), "ran", (Engine, 3)]
 
 
+def test_default_event_filter_is_ignites_deprecated_true():
+    ours = Events.default_event_filter
+    theirs = ignite_engine.Events.default_event_filter if ignite_engine else ours
+    for f in (ours, theirs):
+        with pytest.warns(UserWarning, match="default_event_filter is deprecated") as caught:
+            assert f(None, 7) is True
+    assert str(caught[0].message) == (
+        "Events.default_event_filter is deprecated and will be removed. Please, use None instead"
+    )
+
+
 def test_every_one_is_no_filter():
     assert Events.ITERATION_COMPLETED(every=1).filter is None
 

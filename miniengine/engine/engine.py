@@ -156,6 +156,8 @@ class Engine:
         2 6 30
     """
 
+    interrupt_resume_enabled = True  # Ignite's switch: False makes interrupt() an error
+
     def __init__(self, process_function: Callable[[Engine, Any], Any]) -> None:
         _expect(
             callable(process_function),
@@ -451,6 +453,11 @@ class Engine:
             >>> engine.run(range(4)).iteration, engine.run().iteration
             (2, 4)
         """
+        if not self.interrupt_resume_enabled:
+            raise RuntimeError(
+                "Engine 'interrupt/resume' feature is disabled. Please, set "
+                "Engine.interrupt_resume_enabled=True to enable it"
+            )
         self.logger.info("Interrupt signaled. Engine will interrupt the run after current event.")
         self.should_interrupt = True
 

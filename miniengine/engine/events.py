@@ -21,6 +21,7 @@ from __future__ import annotations
 import inspect
 import math
 import numbers
+import warnings
 import weakref
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -258,6 +259,21 @@ class CallableEventWithFilter:
         elif every != 1:  # every=1 is no filter at all
             event_filter = Every(every)  # type: ignore[arg-type]
         return CallableEventWithFilter(self.value, event_filter, self.name)
+
+    @staticmethod
+    def default_event_filter(engine: Any, event: int) -> bool:
+        """Ignite's old "no filter": deprecated there, kept for ported code; use None.
+
+        Args:
+            engine: ignored.
+            event: ignored.
+        """
+        warnings.warn(
+            "Events.default_event_filter is deprecated and will be removed. Please, use None "
+            "instead",
+            stacklevel=2,
+        )
+        return True
 
     def __repr__(self) -> str:
         if isinstance(self.filter, CountFilter):

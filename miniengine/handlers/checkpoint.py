@@ -31,6 +31,7 @@ import random
 import re
 import stat
 import string
+import sys
 import tempfile
 import warnings
 import weakref
@@ -47,6 +48,9 @@ from torch import nn
 
 from miniengine import distributed as idist
 from miniengine.engine import Engine, EventEnum, Events
+
+# Ignite's name: whether this torch has ZeroRedundancyOptimizer, whose shards Checkpoint gathers
+HAVE_ZERO = torch.distributed.is_available()
 
 __all__ = [
     "BaseSaveHandler",
@@ -470,12 +474,27 @@ class Checkpoint:
                 self.save_handler.remove(item.filename)
 
     def _setup_checkpoint(self) -> dict[str, Any]:
+        # Not `self` in the closure: state_of refers to itself, and the cycle would keep the
+        # handler alive until the next garbage collection (a restarted handler's collision check
+        # would see it).
+        rank = self.save_on_rank
+
         def state_of(obj: Any) -> Any:
             if isinstance(obj, Mapping):
                 return {k: state_of(v) for k, v in obj.items()}
             if isinstance(obj, (list, tuple)):
                 return [state_of(v) for v in obj]
-            return _unwrap(obj).state_dict()
+            obj = _unwrap(obj)
+            # Not imported here (a second of start-up): where there is a ZeRO optimizer, its
+            # module is loaded.
+            zero = sys.modules.get("torch.distributed.optim")
+            if zero is not None and isinstance(obj, zero.ZeroRedundancyOptimizer):
+                # Sharded over the ranks: each rank sends its shard to the one that writes,
+                # and only that one holds a state to save.
+                obj.consolidate_state_dict(to=rank)
+                if idist.get_rank() != rank:
+                    return None
+            return obj.state_dict()
 
         return {key: state_of(obj) for key, obj in self.to_save.items()}
 
