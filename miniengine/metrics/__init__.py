@@ -18,8 +18,11 @@ Ignite's metrics that miniengine lacks fail with an error pointing to the covera
 from typing import Any
 
 from miniengine._missing import missing_name
+from miniengine.metrics import regression  # noqa: F401 (see __all__)
 from miniengine.metrics.accumulation import Average, GeometricAverage, VariableAccumulation
 from miniengine.metrics.accuracy import Accuracy
+from miniengine.metrics.average_precision import AveragePrecision
+from miniengine.metrics.cohen_kappa import CohenKappa
 from miniengine.metrics.confusion_matrix import (
     ConfusionMatrix,
     DiceCoefficient,
@@ -46,8 +49,10 @@ from miniengine.metrics.metric import (
 )
 from miniengine.metrics.metrics_lambda import MetricsLambda
 from miniengine.metrics.precision import Precision
+from miniengine.metrics.precision_recall_curve import PrecisionRecallCurve
 from miniengine.metrics.psnr import PSNR
 from miniengine.metrics.recall import Recall
+from miniengine.metrics.roc_auc import ROC_AUC, RocCurve
 from miniengine.metrics.root_mean_squared_error import RootMeanSquaredError
 from miniengine.metrics.running_average import RunningAverage
 from miniengine.metrics.top_k_categorical_accuracy import TopKCategoricalAccuracy
@@ -55,8 +60,10 @@ from miniengine.metrics.top_k_categorical_accuracy import TopKCategoricalAccurac
 __all__ = [
     "Accuracy",
     "Average",
+    "AveragePrecision",
     "BatchFiltered",
     "BatchWise",
+    "CohenKappa",
     "ConfusionMatrix",
     "DiceCoefficient",
     "EpochMetric",
@@ -75,7 +82,10 @@ __all__ = [
     "NotComputableError",
     "PSNR",
     "Precision",
+    "PrecisionRecallCurve",
+    "ROC_AUC",
     "Recall",
+    "RocCurve",
     "RootMeanSquaredError",
     "RunningAverage",
     "RunningBatchWise",
@@ -85,6 +95,7 @@ __all__ = [
     "VariableAccumulation",
     "mIoU",
 ]
+# Ignite lists "regression" in __all__ too; pdoc would then document the package twice.
 
 
 def __getattr__(name: str) -> Any:
