@@ -139,7 +139,7 @@ def _training_step(
             optimizer.zero_grad()
         model.train()
         x, y = prepare_batch(batch, device=device, non_blocking=non_blocking)
-        with torch.autocast("cuda") if amp else contextlib.nullcontext():
+        with torch.amp.autocast("cuda") if amp else contextlib.nullcontext():
             y_pred = model_transform(model_fn(model, x))
             loss = loss_fn(y_pred, y)
             if steps > 1:
@@ -263,7 +263,7 @@ def _evaluation_step(
         model.eval()
         with torch.no_grad():
             x, y = prepare_batch(batch, device=device, non_blocking=non_blocking)
-            with torch.autocast("cuda") if amp else contextlib.nullcontext():
+            with torch.amp.autocast("cuda") if amp else contextlib.nullcontext():
                 y_pred = model_transform(model_fn(model, x))
             return output_transform(x, y, y_pred)
 
@@ -417,7 +417,7 @@ def create_supervised_trainer(
         deterministic: must be False. Ignite returns a ``DeterministicEngine`` here; miniengine
             has none, and raises ``NotImplementedError`` rather than silently ignore the request.
             Its plain ``Engine`` resumes at the exact batch (``docs/resume.md``).
-        amp_mode: None, or ``"amp"`` for the forward pass under ``torch.autocast("cuda")``.
+        amp_mode: None, or ``"amp"`` for the forward pass under ``torch.amp.autocast("cuda")``.
         scaler: with ``amp_mode="amp"``: True makes a ``torch.amp.GradScaler`` (stored as
             ``trainer.state.scaler``), or pass your own; False uses none.
         gradient_accumulation_steps, model_fn: as for ``supervised_training_step``.
@@ -490,7 +490,7 @@ def create_supervised_evaluator(
         metrics: name -> metric, each attached to the evaluator under its name.
         device, non_blocking, prepare_batch, model_transform, output_transform: as for
             ``supervised_evaluation_step``.
-        amp_mode: None, or ``"amp"`` for the forward pass under ``torch.autocast("cuda")``.
+        amp_mode: None, or ``"amp"`` for the forward pass under ``torch.amp.autocast("cuda")``.
         model_fn: as for ``supervised_evaluation_step``.
 
     Example:
