@@ -184,7 +184,7 @@ def test_argument_errors():
 
 def test_missing_tqdm_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "tqdm", None)
-    monkeypatch.setitem(sys.modules, "tqdm.auto", None)
+    monkeypatch.setitem(sys.modules, "tqdm.autonotebook", None)
     with pytest.raises(ModuleNotFoundError, match=r"`pip install tqdm`.*LogProgress"):
         ProgressBar()
 

@@ -27,7 +27,7 @@ NON_TTY_MININTERVAL = 30.0
 
 def _tqdm_class() -> Any:
     try:
-        from tqdm.auto import tqdm  # type: ignore[import-untyped]
+        from tqdm.autonotebook import tqdm  # type: ignore[import-untyped]  # as Ignite
     except ImportError as e:
         raise ModuleNotFoundError(
             "This submodule requires tqdm to be installed (an optional dependency of "
