@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from argparse import Namespace
 
 import pytest
 
@@ -157,3 +158,7 @@ def test_argument_errors(log):
         LogProgress(logger=log).attach(
             trainer, event_name=Events.COMPLETED, closing_event_name=Events.STARTED
         )
+    # not an event at all (Ignite's own test passes an argparse.Namespace)
+    for event in (Namespace(name="abc"), "abc"):
+        with pytest.raises(ValueError, match="Logging event .* is not in allowed events"):
+            LogProgress(logger=log).attach(trainer, event_name=event)

@@ -236,11 +236,11 @@ class Engine:
 
     def has_registered_events(self, event: Any) -> bool:
         """Whether ``event`` (an event or its name) may be fired on this engine."""
-        return _key(event) in self._handlers
+        return isinstance(event, str | CallableEventWithFilter) and _key(event) in self._handlers
 
     def _allowed_key(self, event: Any) -> str:
         _expect(
-            isinstance(event, str | CallableEventWithFilter) and self.has_registered_events(event),
+            self.has_registered_events(event),
             f"Event {event!r} is not a valid event for this {type(self).__name__}; use Events "
             "or custom events registered with engine.register_events().",
         )
