@@ -3,8 +3,8 @@
 ``create_supervised_trainer`` builds an ``Engine`` whose process function is one optimization
 step; ``create_supervised_evaluator`` one whose process function runs the model without
 gradients and hands ``(y_pred, y)`` to its metrics. Both match Ignite 0.5.5's signatures and
-numbers. Not provided: ``deterministic=True`` (Ignite's ``DeterministicEngine``; see
-``docs/resume.md`` for miniengine's exact resume instead), ``amp_mode="apex"`` and TPU devices.
+numbers (``deterministic=True`` gives a ``DeterministicEngine``). Not provided:
+``amp_mode="apex"`` and TPU devices.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import torch
 
 import miniengine.engine as _steps  # where Ignite's code finds (and patches) the step functions
 from miniengine.engine import Engine
+from miniengine.engine.deterministic import DeterministicEngine
 
 __all__ = [
     "create_supervised_evaluator",
@@ -414,9 +415,9 @@ def create_supervised_trainer(
         loss_fn: ``(y_pred, y) -> loss tensor``.
         device, non_blocking, prepare_batch, model_transform, output_transform: as for
             ``supervised_training_step``.
-        deterministic: must be False. Ignite returns a ``DeterministicEngine`` here; miniengine
-            has none, and raises ``NotImplementedError`` rather than silently ignore the request.
-            Its plain ``Engine`` resumes at the exact batch (``docs/resume.md``).
+        deterministic: return a ``DeterministicEngine`` (re-seeded at each epoch, as Ignite's)
+            instead of an ``Engine``. The plain ``Engine`` already resumes at the exact batch
+            (``docs/resume.md``).
         amp_mode: None, or ``"amp"`` for the forward pass under ``torch.amp.autocast("cuda")``.
         scaler: with ``amp_mode="amp"``: True makes a ``torch.amp.GradScaler`` (stored as
             ``trainer.state.scaler``), or pass your own; False uses none.
@@ -439,12 +440,6 @@ def create_supervised_trainer(
         >>> losses[-1] < losses[0]
         True
     """
-    if deterministic:
-        raise NotImplementedError(
-            "create_supervised_trainer(deterministic=True): miniengine has no DeterministicEngine. "
-            "Its Engine resumes at the exact next batch; see docs/resume.md for a bit-identical "
-            "resume (RNGState, a per-epoch seeded sampler)."
-        )
     _check_device_and_amp(device, amp_mode, (None, "amp", "apex"))
     if scaler and amp_mode != "amp":  # as in Ignite, before apex is found missing
         raise ValueError(
@@ -464,7 +459,8 @@ def create_supervised_trainer(
         )
     else:
         update = _steps.supervised_training_step(*args, gradient_accumulation_steps, model_fn)
-    trainer = Engine(update)
+    engine_class: type[Engine] = DeterministicEngine if deterministic else Engine
+    trainer = engine_class(update)
     if scaler is True:  # as Ignite: a scaler made here is kept where handlers can reach it
         trainer.state.scaler = grad_scaler  # type: ignore[attr-defined]
     return trainer

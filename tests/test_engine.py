@@ -787,3 +787,18 @@ def test_sigterm_handler_is_only_set_during_run_and_only_if_nobody_set_one():
         assert seen == [mine]
     finally:
         signal.signal(signal.SIGTERM, before)
+
+
+def test_importing_the_core_does_not_import_torch():
+    # torch takes a second or more to import; the engine needs none of it. The names that do
+    # (create_supervised_*, DeterministicEngine) load on first use.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, miniengine, miniengine.engine, miniengine.events\n"
+        "assert 'torch' not in sys.modules, 'torch imported'\n"
+        "from miniengine.engine import DeterministicEngine, create_supervised_trainer\n"
+        "assert 'torch' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

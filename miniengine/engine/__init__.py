@@ -2,7 +2,8 @@
 
 ``miniengine.engine.engine`` holds the engine and the run loop, ``miniengine.engine.events``
 the events and their filters. This package also offers Ignite's ``create_supervised_*``
-functions (defined in ``miniengine.supervised``, loaded on first use), so that
+functions (defined in ``miniengine.supervised``) and ``DeterministicEngine`` (in
+``miniengine.engine.deterministic``), loaded on first use, so that
 ``from miniengine.engine import create_supervised_trainer`` works as Ignite's import does.
 
 Example:
@@ -39,6 +40,7 @@ _SUPERVISED = (
 
 __all__ = [
     "CallableEventWithFilter",
+    "DeterministicEngine",
     "Engine",
     "EventEnum",
     "Events",
@@ -51,8 +53,10 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    if name in _SUPERVISED:
-        value = getattr(importlib.import_module("miniengine.supervised"), name)
+    # Loaded on first use: both import torch, which the core does not (a second of start-up)
+    if name in _SUPERVISED or name == "DeterministicEngine":
+        home = "miniengine.supervised" if name in _SUPERVISED else "miniengine.engine.deterministic"
+        value = getattr(importlib.import_module(home), name)
         globals()[name] = value  # later look-ups skip __getattr__
         return value
     raise missing_name(__name__, name)
