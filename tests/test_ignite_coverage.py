@@ -142,6 +142,17 @@ def test_the_table_exists_and_uses_the_three_statuses():
     assert {status for _, status, _ in ROWS} <= set(STATUSES)
 
 
+def test_the_summary_counts_the_table():
+    counts = {status: 0 for status in STATUSES}
+    for _, status, names in ROWS:
+        counts[status] += len(names)
+    summary = (
+        f"Of {sum(counts.values())} names: {counts['implemented']} implemented, "
+        f"{counts['deliberately not']} deliberately not, {counts['not yet']} not yet."
+    )
+    assert summary in " ".join(DOC.read_text().split())
+
+
 @pytest.mark.skipif(not HAVE_IGNITE, reason="pytorch-ignite not installed")
 def test_the_table_lists_every_public_name_of_ignite_once():
     listed: dict[tuple[str, str], int] = {}
