@@ -49,7 +49,8 @@ _OPENING = {
 def _check_events(engine: Engine, event_name: Any, closing_event_name: Any) -> None:
     """Ignite's rules for a progress display's events, with messages that say what to use."""
     if not engine.has_registered_events(event_name):
-        raise ValueError(f"Logging event {event_name} is not in allowed events for this engine")
+        name = getattr(event_name, "name", event_name)  # Ignite names the event by its .name
+        raise ValueError(f"Logging event {name} is not in allowed events for this engine")
     if getattr(closing_event_name, "filter", None) is not None:
         raise ValueError("Closing Event should not be a filtered event")
     for name, event in (("event_name", event_name), ("closing_event_name", closing_event_name)):
