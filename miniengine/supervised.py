@@ -446,6 +446,8 @@ def create_supervised_trainer(
             f"scaler argument is {scaler}, but amp_mode is {amp_mode}. Consider using "
             "amp_mode='amp'."
         )
+    if scaler is True and not hasattr(torch.amp, "GradScaler"):  # torch 2.1, 2.2
+        raise ImportError("Please install torch>=2.3.1 to use scaler argument.")
     grad_scaler = torch.amp.GradScaler(enabled=True) if scaler is True else (scaler or None)
     # Looked up in miniengine.engine at each call, as Ignite's are in ignite.engine: a test
     # that patches `miniengine.engine.supervised_training_step` sees its mock called.

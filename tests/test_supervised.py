@@ -326,3 +326,11 @@ def test_factories_find_the_step_functions_in_miniengine_engine(monkeypatch, amp
         trainer.run([batch])
         evaluator.run([batch])
     assert made == [f"supervised_training_step{suffix}", f"supervised_evaluation_step{suffix}"]
+
+
+def test_scaler_true_needs_torch_amp_grad_scaler(monkeypatch):
+    model = nn.Linear(2, 1)
+    sgd = torch.optim.SGD(model.parameters(), lr=0.1)
+    monkeypatch.delattr(torch.amp, "GradScaler")  # as in torch 2.1 and 2.2
+    with pytest.raises(ImportError, match=r"Please install torch>=2.3.1 to use scaler argument."):
+        create_supervised_trainer(model, sgd, nn.MSELoss(), amp_mode="amp", scaler=True)
