@@ -2,14 +2,23 @@
 
 import importlib.util
 
-# These metrics are computed by scikit-learn, which the user installs (as with Ignite): their
+# Some metrics are computed by a package that the user installs (as with Ignite): their
 # docstring examples run only where it is installed. Their tests skip by themselves.
-collect_ignore = (
-    []
-    if importlib.util.find_spec("sklearn")
-    else [
+NEEDS = {
+    "sklearn": [
         "miniengine/metrics/roc_auc.py",
         "miniengine/metrics/average_precision.py",
         "miniengine/metrics/precision_recall_curve.py",
-    ]
-)
+    ],
+    "scipy": [
+        "miniengine/metrics/regression/spearman_correlation.py",
+        "miniengine/metrics/regression/kendall_correlation.py",
+    ],
+}
+
+collect_ignore = [
+    path
+    for package, paths in NEEDS.items()
+    if importlib.util.find_spec(package) is None
+    for path in paths
+]

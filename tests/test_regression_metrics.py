@@ -1,9 +1,10 @@
 """miniengine.metrics.regression: each metric by a numpy formula and against Ignite's; bad
-inputs; empty metrics; state_dict; Ignite's old contrib paths."""
+inputs; empty metrics; state_dict; Ignite's old contrib paths; the two computed by scipy."""
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import sys
 import warnings
 
@@ -16,7 +17,8 @@ import miniengine.metrics.regression as reg
 from miniengine.engine import Engine
 from miniengine.exceptions import NotComputableError
 
-NAMES = reg.__all__
+SCIPY = ["KendallRankCorrelation", "SpearmanRankCorrelation"]  # their tests are at the end
+NAMES = [n for n in reg.__all__ if n not in SCIPY]
 MEDIANS = ["MedianAbsoluteError", "MedianAbsolutePercentageError", "MedianRelativeAbsoluteError"]
 DISTANCES = ["CanberraMetric", "ManhattanDistance", "WaveHedgesDistance"]  # 0.0 when empty
 CHECKED = [n for n in NAMES if n not in MEDIANS]  # the ones with Ignite's _BaseRegression checks
@@ -65,13 +67,12 @@ def run(metric, data):
     return metric.compute()
 
 
-def test_the_names_are_ignites_but_spearman_and_kendall():
-    assert len(NAMES) == 16
+def test_the_names_are_ignites():
+    assert len(reg.__all__) == 18
     assert set(NAMES) == set(BY_HAND)
     # as in Ignite, miniengine.metrics serves the package, not its names
     assert miniengine.metrics.regression is reg
     assert not hasattr(miniengine.metrics, "R2Score")
-    assert not hasattr(reg, "SpearmanRankCorrelation")
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -258,3 +259,105 @@ def test_old_contrib_package_lists_ignites_names():
     # the classes; the module names (also in Ignite's __all__) are attributes here
     assert sorted(old.__all__) == sorted(n for n in theirs.__all__ if n[0].isupper())
     assert all(hasattr(old, n) for n in theirs.__all__)
+
+
+# --- SpearmanRankCorrelation and KendallRankCorrelation: scipy computes them, as in Ignite ---
+
+needs_scipy = pytest.mark.skipif(
+    importlib.util.find_spec("scipy") is None, reason="scipy is not installed"
+)
+# name -> (the metric's keyword arguments, scipy's function and keyword arguments)
+SCIPY_CASES = {
+    "spearman": ("SpearmanRankCorrelation", {}, "spearmanr", {}),
+    "kendall-b": ("KendallRankCorrelation", {}, "kendalltau", {"variant": "b"}),
+    "kendall-c": ("KendallRankCorrelation", {"variant": "c"}, "kendalltau", {"variant": "c"}),
+}
+
+
+def rank_batches(seed, sizes=(6, 1, 11, 4), ties=False, column=False):
+    """Random batches; with ``ties``, values rounded to one of a few levels."""
+    data = batches(seed, sizes=sizes, column=column)
+    if ties:
+        data = [(p.mul(2).round(), y.mul(2).round()) for p, y in data]
+    return data
+
+
+@needs_scipy
+@pytest.mark.parametrize("case", SCIPY_CASES)
+@pytest.mark.parametrize("ties, column", [(False, False), (True, False), (False, True)])
+def test_rank_correlations_are_ignites(case, ties, column):
+    ir = pytest.importorskip("ignite.metrics.regression")
+    name, kwargs, _, _ = SCIPY_CASES[case]
+    ours, theirs = getattr(reg, name)(**kwargs), getattr(ir, name)(**kwargs)
+    for seed in range(3):
+        data = rank_batches(seed, ties=ties, column=column)
+        ours.reset()
+        theirs.reset()
+        assert run(ours, data) == run(theirs, data)
+
+
+@needs_scipy
+@pytest.mark.parametrize("case", SCIPY_CASES)
+def test_rank_correlations_are_scipys(case):
+    import scipy.stats
+
+    name, kwargs, fn, scipy_kwargs = SCIPY_CASES[case]
+    data = rank_batches(4, ties=True)
+    p = torch.cat([b[0] for b in data]).double().numpy()
+    y = torch.cat([b[1] for b in data]).double().numpy()
+    expected = getattr(scipy.stats, fn)(p, y, **scipy_kwargs).statistic
+    assert run(getattr(reg, name)(**kwargs), data) == pytest.approx(expected, rel=1e-12)
+
+
+@needs_scipy
+def test_rank_correlations_by_hand():
+    # Ignite's example. Ranks of p: 1 4 3 2 6 5, so sum(d^2) = 10 and Spearman is
+    # 1 - 6 * 10 / (6 * 35); 4 discordant pairs of 15, so both taus are (11 - 4) / 15
+    p = torch.tensor([0.5, 2.8, 1.9, 1.3, 6.0, 4.1])
+    y = torch.arange(6.0)
+    assert run(reg.SpearmanRankCorrelation(), [(p, y)]) == pytest.approx(1 - 60 / 210)
+    assert run(reg.KendallRankCorrelation(), [(p, y)]) == pytest.approx(7 / 15)
+    assert run(reg.KendallRankCorrelation("c"), [(p, y)]) == pytest.approx(7 / 15)
+
+
+@needs_scipy
+@pytest.mark.parametrize("name", SCIPY)
+def test_rank_correlations_refuse_bad_shapes_and_dtypes(name):
+    test_bad_shapes_and_dtypes(name)  # Ignite's regression checks, before EpochMetric's
+
+
+@needs_scipy
+@pytest.mark.parametrize("name", SCIPY)
+def test_rank_correlations_before_update(name):
+    with pytest.raises(NotComputableError, match=f"{name} must have at least one example"):
+        getattr(reg, name)().compute()
+
+
+@needs_scipy
+@pytest.mark.parametrize("name", SCIPY)
+def test_rank_correlations_state_dict_round_trip(name):
+    test_state_dict_round_trip(name)
+    ir = pytest.importorskip("ignite.metrics.regression")
+    ours, theirs = getattr(reg, name)(), getattr(ir, name)()
+    ours.update(batches(1)[0])
+    theirs.update(batches(1)[0])
+    assert ours.state_dict().keys() == theirs.state_dict().keys()
+
+
+@needs_scipy
+def test_kendall_variant_is_checked():
+    assert reg.KendallRankCorrelation("c").variant == "c"
+    with pytest.raises(ValueError, match="variant accepts 'b' or 'c', got 'a'."):
+        reg.KendallRankCorrelation("a")
+
+
+@pytest.mark.parametrize("name", SCIPY)
+def test_rank_correlations_need_scipy(name, monkeypatch):
+    # None in sys.modules makes the import fail as if scipy were not installed
+    monkeypatch.setitem(sys.modules, "scipy", None)
+    monkeypatch.setitem(sys.modules, "scipy.stats", None)
+    with pytest.raises(ModuleNotFoundError, match="This module requires scipy to be installed."):
+        getattr(reg, name)()
+    if name == "KendallRankCorrelation":  # scipy is looked for first, as in Ignite
+        with pytest.raises(ModuleNotFoundError):
+            reg.KendallRankCorrelation("a")
