@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 import random
 import re
 
 import pytest
 import torch
+from _logs import records_of
 
 from miniengine.engine import Engine, Events
 from miniengine.handlers import EarlyStopping
@@ -98,22 +98,6 @@ def test_stop_is_logged_on_stderr_as_ignite(capsys):
         assert handler.logger.name.split(".", 1)[1] == "handlers.early_stopping.EarlyStopping"
     assert seen[0] == seen[1]
     assert seen[1][-1] == ("INFO", "EarlyStopping: Stop training")
-
-
-def records_of(logger: logging.Logger, run, *args, **kwargs) -> list[logging.LogRecord]:
-    """The records ``logger`` handles during ``run(*args, **kwargs)``, DEBUG included."""
-    got: list[logging.LogRecord] = []
-    handler = logging.Handler()
-    handler.emit = got.append  # type: ignore[method-assign]
-    level = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    try:
-        run(*args, **kwargs)
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
-    return got
 
 
 def test_improving_run_is_not_stopped():

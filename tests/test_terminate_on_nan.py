@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 import math
 import re
 
 import pytest
 import torch
+from _logs import records_of
 
 from miniengine.engine import Engine, Events
 from miniengine.handlers import TerminateOnNan
@@ -81,22 +81,6 @@ def test_same_message_as_ignite():
     assert messages[1][0][1] == (
         "TerminateOnNan: Output '{'loss': [nan, 1.0]}' contains NaN or Inf. Stop training"
     )
-
-
-def records_of(logger: logging.Logger, run, *args, **kwargs) -> list[logging.LogRecord]:
-    """The records ``logger`` handles during ``run(*args, **kwargs)``, DEBUG included."""
-    got: list[logging.LogRecord] = []
-    handler = logging.Handler()
-    handler.emit = got.append  # type: ignore[method-assign]
-    level = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    try:
-        run(*args, **kwargs)
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
-    return got
 
 
 def test_nan_from_a_poisoned_batch_and_output_transform():

@@ -7,10 +7,10 @@ the handler then sees is exactly what it would see after that much real time.
 
 from __future__ import annotations
 
-import logging
 import re
 
 import pytest
+from _logs import records_of
 
 from miniengine.engine import Engine, Events
 from miniengine.handlers import TimeLimit
@@ -58,22 +58,6 @@ def test_same_stop_and_message_as_ignite():
         logged = [(r.levelname, r.getMessage(), r.name.split(".", 1)[1]) for r in records]
         seen.append((trainer.state.iteration, logged))
     assert seen[0] == seen[1]
-
-
-def records_of(logger: logging.Logger, run, *args, **kwargs) -> list[logging.LogRecord]:
-    """The records ``logger`` handles during ``run(*args, **kwargs)``, DEBUG included."""
-    got: list[logging.LogRecord] = []
-    handler = logging.Handler()
-    handler.emit = got.append  # type: ignore[method-assign]
-    level = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    try:
-        run(*args, **kwargs)
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
-    return got
 
 
 def test_within_budget_nothing_happens():
