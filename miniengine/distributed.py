@@ -21,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+import builtins
 import functools
 import os
 import socket
@@ -70,6 +71,7 @@ __all__ = [
     "one_rank_only",
     "set_local_rank",
     "show_config",
+    "spawn",
     "sync",
 ]
 
@@ -323,10 +325,7 @@ def initialize(
             f"Both rank and world_size should be provided, but given {rank} and {world_size}"
         )
     if init_method is not None and init_method.startswith("tcp://"):
-        raise ValueError(
-            f"TCP initialization via init_method='{init_method}' will hang: set MASTER_ADDR and "
-            "MASTER_PORT in the environment and use 'env://' (or omit init_method)."
-        )
+        raise ValueError(_tcp_hangs(init_method))
     if backend == "nccl" and not torch.cuda.is_available():
         raise RuntimeError("Nccl backend is required but no cuda capable devices")
     _set_env(rank, world_size)
@@ -345,6 +344,14 @@ def initialize(
         _restore_env()
         raise
     sync()
+
+
+def _tcp_hangs(init_method: str) -> str:
+    return (
+        f"TCP initialization via init_method='{init_method}' will hang. To fix this, please "
+        "configure MASTER_ADDR and MASTER_PORT in the environment and use 'env://' (or omit "
+        "init_method)."
+    )
 
 
 _ENV_VARS = ("RANK", "LOCAL_RANK", "WORLD_SIZE")
@@ -388,6 +395,99 @@ def finalize() -> None:
         dist.destroy_process_group()
     _layout = None
     _restore_env()
+
+
+def spawn(
+    backend: str,
+    fn: Callable[..., Any],
+    args: tuple,
+    kwargs_dict: dict[str, Any] | None = None,
+    nproc_per_node: int = 1,
+    **kwargs: Any,
+) -> None:
+    """Start ``nproc_per_node`` processes here, each in the process group, calling
+    ``fn(local_rank, *args, **kwargs_dict)``; return when all have finished.
+
+    What ``torchrun`` does from the command line, from Python (Ignite's ``idist.spawn``): each
+    process gets ``RANK``, ``LOCAL_RANK`` and ``WORLD_SIZE``, joins the group with
+    ``initialize``, runs ``fn`` and leaves with ``finalize``. An exception in one process is
+    raised here (``torch.multiprocessing.ProcessRaisedException``) after the others are stopped.
+
+    Args:
+        backend: ``"gloo"`` or ``"nccl"``.
+        fn: a function defined at a module's top level (processes are started with "spawn":
+            they import it anew).
+        args: its positional arguments after the local rank.
+        kwargs_dict: its keyword arguments.
+        nproc_per_node: processes to start on this machine.
+        **kwargs: ``nnodes`` (1), ``node_rank`` (0), ``master_addr`` ("127.0.0.1") and
+            ``master_port`` (2222) for ``env://``, or ``init_method`` (``"file://..."``);
+            ``timeout`` for ``initialize``; ``start_method`` ("spawn"; "fork" in a notebook),
+            ``join`` (True) and ``daemon`` (False) for ``torch.multiprocessing``.
+
+    Example (not run here: it starts processes)::
+
+        def training(local_rank, message):
+            print(idist.get_rank(), idist.get_world_size(), message)
+
+        idist.spawn("gloo", training, args=("hi",), nproc_per_node=2)
+    """
+    if backend not in available_backends():
+        raise ValueError(f"Backend should be one of '{available_backends()}', got {backend!r}")
+    nnodes, node_rank = kwargs.pop("nnodes", 1), kwargs.pop("node_rank", 0)
+    master_addr, master_port = kwargs.pop("master_addr", None), kwargs.pop("master_port", None)
+    init_method = kwargs.pop("init_method", None)
+    if init_method in (None, "env://"):
+        init_method = "env://"
+        master_addr = master_addr or os.environ.get("MASTER_ADDR", "127.0.0.1")
+        master_port = master_port or int(os.environ.get("MASTER_PORT", 2222))
+    elif master_addr is not None or master_port is not None:
+        raise ValueError(
+            "master_addr and master_port should be None if init_method is provided other "
+            "then 'env://'"
+        )
+    # A notebook's functions cannot be imported by a fresh process: fork there, as Ignite does.
+    in_notebook = "__IPYTHON__" in vars(builtins)
+    start_method = kwargs.pop("start_method", "fork" if in_notebook else "spawn")
+    join, daemon = kwargs.pop("join", True), kwargs.pop("daemon", False)
+    place = (nnodes * nproc_per_node, nproc_per_node * node_rank, master_addr, master_port)
+    torch.multiprocessing.start_processes(
+        _spawned,
+        args=(backend, fn, args, kwargs_dict or {}, place, init_method, kwargs),
+        nprocs=nproc_per_node,
+        join=join,
+        daemon=daemon,
+        start_method=start_method,
+    )
+
+
+def _spawned(
+    local_rank: int,
+    backend: str,
+    fn: Callable[..., Any],
+    args: tuple,
+    kwargs_dict: dict[str, Any],
+    place: tuple[int, int, str | None, int | None],
+    init_method: str,
+    init_kwargs: dict[str, Any],
+) -> None:
+    """A process started by ``spawn``."""
+    world_size, first_rank, master_addr, master_port = place
+    rank, saved = first_rank + local_rank, dict(os.environ)
+    os.environ.update(LOCAL_RANK=str(local_rank), RANK=str(rank), WORLD_SIZE=str(world_size))
+    if init_method == "env://":
+        os.environ.update(MASTER_ADDR=str(master_addr), MASTER_PORT=str(master_port))
+        initialize(backend, **init_kwargs)
+    else:
+        initialize(
+            backend, init_method=init_method, world_size=world_size, rank=rank, **init_kwargs
+        )
+    try:
+        fn(local_rank, *args, **kwargs_dict)
+    finally:
+        finalize()
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 def sync(temporary: bool = False) -> None:
@@ -685,11 +785,11 @@ def show_config() -> None:
     stderr, from rank 0 only.
 
     Example:
-        >>> show_config()  # "... miniengine.distributed INFO: distributed configuration: serial"
+        >>> show_config()  # "... miniengine.distributed.utils INFO: distributed configuration: ..."
     """
     from miniengine.utils import setup_logger
 
-    logger = setup_logger(__name__)
+    logger = setup_logger("miniengine.distributed.utils")  # Ignite's path, as for Parallel
     for label, value in [
         ("distributed configuration", model_name()),
         ("backend", backend()),
@@ -870,23 +970,24 @@ def auto_optim(optimizer: torch.optim.Optimizer, **kwargs: Any) -> torch.optim.O
 
 
 class Parallel:
-    """Ignite's launcher, for a script started by ``torchrun`` or as one plain process:
-    ``with Parallel(backend) as p: p.run(training, config)`` calls
+    """Ignite's launcher: ``with Parallel(backend, ...) as p: p.run(training, config)`` calls
     ``training(local_rank, config)`` in each process, with the process group set up (when a
     backend is given) and torn down afterwards.
 
-    Starting the processes itself (Ignite's ``nproc_per_node=``, through ``spawn``) is left to
-    ``torchrun``: it is refused with a pointer to it.
+    Without ``nproc_per_node`` it runs in this process: a plain ``python`` run, or one process
+    of those ``torchrun`` started. With ``nproc_per_node`` (and a backend) ``run`` starts
+    that many processes here with ``spawn``; ``nnodes``, ``node_rank``, ``master_addr`` and
+    ``master_port`` place them among several machines, each started the same way.
 
     Args:
         backend: ``"gloo"``, ``"nccl"``, or None for one process without a process group.
-        nproc_per_node: processes to start here; not supported (use ``torchrun``).
-        nnodes: as Ignite's; only with ``nproc_per_node``.
-        node_rank: as Ignite's; only with ``nproc_per_node``.
-        master_addr: as Ignite's; only with ``nproc_per_node``.
-        master_port: as Ignite's; only with ``nproc_per_node``.
-        init_method: passed to ``initialize``.
-        **spawn_kwargs: Ignite's arguments for ``spawn``; not supported.
+        nproc_per_node: processes to start here (None: none, run in this one).
+        nnodes: machines in all (default 1).
+        node_rank: this machine's index, from 0 (required with ``nnodes > 1``).
+        master_addr: rank 0's machine (required with ``nnodes > 1``, or ``init_method``).
+        master_port: a free port there.
+        init_method: passed to ``initialize`` (or to ``spawn``).
+        **spawn_kwargs: more arguments of ``spawn`` (``timeout``, ``start_method``, ...).
 
     Example:
         >>> from miniengine import distributed as idist
@@ -912,33 +1013,65 @@ class Parallel:
             raise ValueError(
                 f"Unknown backend '{backend}'. Available backends: {available_backends()}"
             )
-        spawning: dict[str, Any] = dict(nproc_per_node=nproc_per_node, nnodes=nnodes)
-        spawning.update(node_rank=node_rank, master_addr=master_addr, master_port=master_port)
-        spawning.update(spawn_kwargs)
-        for name, value in spawning.items():
+        placing: dict[str, Any] = dict(nproc_per_node=nproc_per_node, nnodes=nnodes)
+        placing.update(node_rank=node_rank)
+        placing.update(master_addr=master_addr, master_port=master_port)
+        for name, value in placing.items():
             if value is not None and backend is None:
                 raise ValueError(
                     f"If backend is None, argument '{name}' should be also None, but given {value}"
                 )
-        if any(value is not None for value in spawning.values()):
-            raise NotImplementedError(
-                f"Parallel(..., {', '.join(k for k, v in spawning.items() if v is not None)}): "
-                "miniengine does not start processes itself; launch the script with "
-                "`torchrun --nproc_per_node=N script.py` and use Parallel(backend) alone"
-            )
+        if init_method is not None and init_method.startswith("tcp://"):
+            raise ValueError(_tcp_hangs(init_method))
         self.backend, self.init_method = backend, init_method
+        self._spawn: dict[str, Any] | None = None
+        if backend is not None and nproc_per_node is not None:
+            self._spawn = self._spawn_args(placing, init_method, spawn_kwargs)
+
+    @staticmethod
+    def _spawn_args(placing: dict[str, Any], init_method: Any, more: dict) -> dict[str, Any]:
+        """Check where the processes go, with Ignite's messages; ``spawn``'s arguments."""
+        nproc, nnodes, node_rank = (placing[k] for k in ("nproc_per_node", "nnodes", "node_rank"))
+        if nproc < 1:
+            raise ValueError(f"Argument nproc_per_node should positive, but given {nproc}")
+        nnodes = 1 if nnodes is None else nnodes
+        if nnodes < 1:
+            raise ValueError(f"Argument nnodes should positive, but given {nnodes}")
+        if node_rank is None and nnodes > 1:
+            raise ValueError(
+                "If number of nodes larger than one, arguments node_rank should be given"
+            )
+        node_rank = node_rank or 0
+        if not 0 <= node_rank < nnodes:
+            raise ValueError(
+                f"Argument node_rank should be between 0 and {nnodes - 1}, but given {node_rank}"
+            )
+        address = placing["master_addr"], placing["master_port"]
+        if nnodes > 1 and None in address and init_method is None:
+            raise ValueError(
+                "If number of nodes larger than one, arguments master_addr and master_port or "
+                f"init_method should be specified, but given master_addr={address[0]}, "
+                f"master_port={address[1]} and init_method={init_method}."
+            )
+        args = {**placing, "nnodes": nnodes, "node_rank": node_rank, "init_method": init_method}
+        return {k: v for k, v in {**args, **more}.items() if v is not None}
 
     def run(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
-        """Call ``func(local_rank, *args, **kwargs)`` in this process.
+        """Call ``func(local_rank, *args, **kwargs)`` in each process.
 
         Args:
-            func: the training function; its first argument is the local rank.
+            func: the training function; its first argument is the local rank (with
+                ``nproc_per_node``, a function defined at a module's top level).
             *args: its further positional arguments.
             **kwargs: its keyword arguments.
         """
         logger = self._get_logger()
-        logger.info(f"- Run '{func}' in {get_world_size()} processes")
-        func(get_local_rank(), *args, **kwargs)
+        if self._spawn is not None and self.backend is not None:
+            logger.info(f"Spawn function '{func}' in {self._spawn['nproc_per_node']} processes")
+            spawn(self.backend, func, args=args, kwargs_dict=kwargs, **self._spawn)
+        else:
+            logger.info(f"- Run '{func}' in {get_world_size()} processes")
+            func(get_local_rank(), *args, **kwargs)
         logger.info("End of run")
 
     def _get_logger(self) -> Any:
@@ -948,12 +1081,20 @@ class Parallel:
         return setup_logger("miniengine.distributed.launcher.Parallel")
 
     def __enter__(self) -> Parallel:
-        if self.backend is not None:
+        if self.backend is None:
+            return self
+        if self._spawn is None:
             initialize(self.backend, init_method=self.init_method)
             self._get_logger().info(f"Initialized processing group with backend: '{self.backend}'")
+        else:
+            self._get_logger().info(
+                f"Initialized distributed launcher with backend: '{self.backend}'\n"
+                "- Parameters to spawn processes: \n\t"
+                + "\n\t".join(f"{k}: {v}" for k, v in self._spawn.items())
+            )
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
-        if self.backend is not None:
+        if self.backend is not None and self._spawn is None:
             self._get_logger().info(f"Finalized processing group with backend: '{self.backend}'")
             finalize()

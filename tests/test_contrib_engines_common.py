@@ -238,12 +238,6 @@ def test_setup_any_logging_is_gone_as_in_ignite():
         common.setup_any_logging(None, None, Engine(lambda e, b: None), None, None, 1)
 
 
-def test_loggers_miniengine_lacks_point_to_the_coverage_table():
-    with pytest.raises(ImportError, match="docs/differences.md#coverage-of-ignite-055s"):
-        from miniengine.contrib.engines.common import setup_visdom_logging  # noqa: F401
-    assert not hasattr(common, "setup_mlflow_logging")
-
-
 def test_empty_cuda_cache_collects_garbage():
     with mock.patch("gc.collect") as collect:  # gc is not our code
         common.empty_cuda_cache(Engine(lambda e, b: None))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import re
 import socket
 import sys
 import time
@@ -481,7 +482,7 @@ def test_node_layout_and_show_config(seen: dict[str, Any]) -> None:
         "num nodes: 1",
         "node rank: 0",
     ]:
-        assert f" miniengine.distributed INFO: {line}\n" in stderr[0]
+        assert f" miniengine.distributed.utils INFO: {line}\n" in stderr[0]
     assert "distributed configuration" not in stderr[1]
 
 
@@ -677,8 +678,8 @@ def test_extras_in_one_process(capsys: pytest.CaptureFixture[str]) -> None:
     capsys.readouterr()
     idist.show_config()
     err = capsys.readouterr().err
-    assert " miniengine.distributed INFO: distributed configuration: serial\n" in err
-    assert " miniengine.distributed INFO: num nodes: 1\n" in err
+    assert " miniengine.distributed.utils INFO: distributed configuration: serial\n" in err
+    assert " miniengine.distributed.utils INFO: num nodes: 1\n" in err
 
 
 def _messages(logger_name: str, fn: Callable[[], None]) -> list[str]:
@@ -701,7 +702,7 @@ def test_show_config_says_what_ignites_says() -> None:
     import ignite.distributed as ignite_idist
 
     theirs = _messages("ignite.distributed.utils", ignite_idist.show_config)
-    ours = _messages("miniengine.distributed", idist.show_config)
+    ours = _messages("miniengine.distributed.utils", idist.show_config)
     assert ours == theirs and len(ours) == 10
 
 
@@ -848,15 +849,65 @@ def test_new_group_and_shapes_in_one_process() -> None:
         idist.all_gather_tensors_with_shapes(t, [[2, 3], [1, 3]])
 
 
-def test_parallel_runs_here_and_refuses_to_spawn(capfd):
+def test_parallel_runs_here_without_nproc_per_node(capfd):
     seen = []
     with idist.Parallel(backend=None) as parallel:
         parallel.run(lambda local_rank, x, y=0: seen.append((local_rank, x, y)), 1, y=2)
     assert seen == [(0, 1, 2)]
     assert "End of run" in capfd.readouterr().err  # Ignite's log line, on stderr
-    with pytest.raises(NotImplementedError, match="torchrun --nproc_per_node"):
-        idist.Parallel(backend="gloo", nproc_per_node=2)
-    with pytest.raises(ValueError, match="If backend is None, argument 'nnodes' should be"):
-        idist.Parallel(backend=None, nnodes=2)
-    with pytest.raises(ValueError, match="Unknown backend 'xla'"):
-        idist.Parallel(backend="xla")
+
+
+def _spawned_report(local_rank: int, out: Path, tag: str, scale: int = 1) -> None:
+    total = idist.all_reduce(torch.tensor([idist.get_rank() + 1]) * scale).item()
+    report = {"local_rank": local_rank, "rank": idist.get_rank(), "world": idist.get_world_size()}
+    report.update(backend=idist.backend(), total=total, env=os.environ["LOCAL_RANK"])
+    torch.save(report, out / f"{tag}{local_rank}.pt")
+
+
+def test_parallel_and_spawn_start_processes(tmp_path: Path, capfd) -> None:
+    env_before = dict(os.environ)
+    with idist.Parallel(backend="gloo", nproc_per_node=2, master_port=_free_port()) as p:
+        p.run(_spawned_report, tmp_path, "parallel", scale=10)
+    err = capfd.readouterr().err
+    assert "Spawn function" in err and "in 2 processes" in err and "End of run" in err
+    idist.spawn(
+        "gloo",
+        _spawned_report,
+        args=(tmp_path, "spawn"),
+        nproc_per_node=2,
+        init_method=f"file://{tmp_path / 'rendezvous'}",
+        timeout=GLOO_TIMEOUT,
+    )
+    for tag, scale in (("parallel", 10), ("spawn", 1)):
+        seen = [torch.load(tmp_path / f"{tag}{r}.pt") for r in range(2)]
+        assert [(s["local_rank"], s["rank"], s["env"]) for s in seen] == [(0, 0, "0"), (1, 1, "1")]
+        # ranks 0 and 1 add 1 and 2 (times scale): both ran in one process group of two
+        assert {(s["world"], s["backend"], s["total"]) for s in seen} == {(2, "gloo", 3 * scale)}
+    assert dict(os.environ) == env_before and idist.get_world_size() == 1
+
+
+def test_a_failing_spawned_process_fails_spawn(tmp_path: Path) -> None:
+    with pytest.raises(mp.ProcessRaisedException, match="missing does not exist"):
+        idist.spawn(
+            "gloo", _spawned_report, args=(tmp_path / "missing", "x"), nproc_per_node=2,
+            master_port=_free_port(), timeout=GLOO_TIMEOUT,
+        )  # fmt: skip
+
+
+def test_parallel_checks_where_processes_go() -> None:
+    for kwargs, message in [
+        (dict(backend="xla"), "Unknown backend 'xla'. Available backends:"),
+        (dict(backend=None, nnodes=2), "If backend is None, argument 'nnodes' should be also"),
+        (dict(nproc_per_node=0), "Argument nproc_per_node should positive, but given 0"),
+        (dict(nproc_per_node=1, nnodes=0), "Argument nnodes should positive"),
+        (dict(nproc_per_node=1, nnodes=2), "arguments node_rank should be given"),
+        (dict(nproc_per_node=1, nnodes=2, node_rank=2), "node_rank should be between 0 and 1"),
+        (dict(nproc_per_node=1, nnodes=2, node_rank=1), "master_addr and master_port or init"),
+        (dict(init_method="tcp://10.0.0.1:1234"), "will hang. To fix this, please configure"),
+    ]:
+        with pytest.raises(ValueError, match=re.escape(message)):
+            idist.Parallel(**{"backend": "gloo", **kwargs})
+    with pytest.raises(ValueError, match="master_addr and master_port should be None"):
+        idist.spawn("gloo", print, (), init_method="file:///tmp/x", master_port=1)
+    with pytest.raises(ValueError, match="Backend should be one of"):
+        idist.spawn("xla", print, ())

@@ -40,13 +40,21 @@ from miniengine.engine import Engine, Events
 from miniengine.handlers.base_logger import BaseLogger, global_step_from_engine
 from miniengine.handlers.checkpoint import BaseSaveHandler, Checkpoint, DiskSaver
 from miniengine.handlers.early_stopping import EarlyStopping
+from miniengine.handlers.logger_utils import (
+    _setup_logging,  # noqa: F401  (Ignite keeps this old name here too)
+    setup_clearml_logging,
+    setup_mlflow_logging,
+    setup_neptune_logging,
+    setup_plx_logging,
+    setup_tb_logging,
+    setup_trains_logging,
+    setup_visdom_logging,
+    setup_wandb_logging,
+)
 from miniengine.handlers.param_scheduler import ParamScheduler
 from miniengine.handlers.terminate_on_nan import TerminateOnNan
 from miniengine.handlers.tqdm_logger import ProgressBar
 from miniengine.metrics import GpuInfo, RunningAverage, RunningBatchWise
-
-if TYPE_CHECKING:  # imported when used: TensorBoard alone takes ~0.3 s to import
-    from miniengine.handlers.tensorboard_logger import TensorboardLogger
 
 __all__ = [
     "add_early_stopping_by_val_score",
@@ -57,7 +65,14 @@ __all__ = [
     "setup_any_logging",
     "setup_common_distrib_training_handlers",
     "setup_common_training_handlers",
+    "setup_clearml_logging",
+    "setup_mlflow_logging",
+    "setup_neptune_logging",
+    "setup_plx_logging",
     "setup_tb_logging",
+    "setup_trains_logging",
+    "setup_visdom_logging",
+    "setup_wandb_logging",
 ]
 
 SaveHandler = Callable[..., Any] | BaseSaveHandler
@@ -426,115 +441,7 @@ def add_early_stopping_by_val_score(
     return stopper
 
 
-def setup_tb_logging(
-    output_path: str,
-    trainer: Engine,
-    optimizers: Optimizer | dict[str | None, Optimizer] | None = None,
-    evaluators: Engine | dict[str, Engine] | None = None,
-    log_every_iters: int | None = 100,
-    *,
-    trainer_metric_names: str | list[str] = "all",
-    evaluator_metric_names: str | list[str] = "all",
-    **kwargs: Any,
-) -> TensorboardLogger:
-    """Log training metrics, learning rates and evaluation metrics to TensorBoard.
-
-    Writes, as Ignite does: the trainer's metrics as ``training/<name>`` every
-    ``log_every_iters`` iterations; each optimizer's learning rates as ``[<key>/]lr/group_<i>``
-    at the start of those iterations (no key for a single optimizer); each evaluator's metrics
-    as ``<key>/<name>`` when it completes (key ``validation`` for a single evaluator), at the
-    trainer's epoch as step.
-
-    Args:
-        output_path: the TensorBoard log directory.
-        trainer: the training engine.
-        optimizers: an optimizer, or optimizers by tag.
-        evaluators: an evaluator, or evaluators by tag.
-        log_every_iters: iterations between trainer logs; None or 1 logs every iteration.
-        trainer_metric_names: the trainer's metrics to log, or ``"all"``.
-        evaluator_metric_names: the evaluators' metrics to log, or ``"all"``.
-        kwargs: more arguments of ``TensorboardLogger``.
-
-    Returns:
-        The ``TensorboardLogger``; close it (or use it as a context manager) when done.
-
-    Example:
-        >>> import tempfile
-        >>> from miniengine.engine import Engine
-        >>> from miniengine.metrics import RunningAverage
-        >>> trainer = Engine(lambda engine, batch: batch)
-        >>> RunningAverage(output_transform=lambda x: x).attach(trainer, "loss")
-        >>> with tempfile.TemporaryDirectory() as d:
-        ...     with setup_tb_logging(d, trainer, log_every_iters=2) as tb:
-        ...         _ = trainer.run([1.0, 2.0, 3.0, 4.0])
-    """
-    from miniengine.handlers.tensorboard_logger import TensorboardLogger
-
-    _check_logging_args(optimizers, evaluators)
-    logger = TensorboardLogger(log_dir=output_path, **kwargs)
-    _setup_logging(
-        logger,
-        trainer,
-        optimizers,
-        evaluators,
-        log_every_iters,
-        trainer_metric_names=trainer_metric_names,
-        evaluator_metric_names=evaluator_metric_names,
-    )
-    return logger
-
-
-def _check_logging_args(optimizers: Any, evaluators: Any) -> None:
-    if optimizers is not None and not isinstance(optimizers, (Optimizer, Mapping)):
-        raise TypeError(
-            "Argument optimizers should be either a single optimizer or a dictionary or "
-            f"optimizers, got {type(optimizers).__name__}"
-        )
-    if evaluators is not None and not isinstance(evaluators, (Engine, Mapping)):
-        raise TypeError(
-            "Argument evaluators should be either a single engine or a dictionary or engines, "
-            f"got {type(evaluators).__name__}"
-        )
-
-
-def _setup_logging(
-    logger: BaseLogger,
-    trainer: Engine,
-    optimizers: Optimizer | Mapping[str | None, Optimizer] | None,
-    evaluators: Engine | Mapping[str, Engine] | None,
-    log_every_iters: int | None,
-    *,
-    trainer_metric_names: str | list[str],
-    evaluator_metric_names: str | list[str],
-) -> None:
-    every = log_every_iters or 1
-    logger.attach_output_handler(
-        trainer,
-        event_name=Events.ITERATION_COMPLETED(every=every),
-        tag="training",
-        metric_names=trainer_metric_names,
-    )
-    if isinstance(optimizers, Optimizer):
-        optimizers = {None: optimizers}
-    for key, optimizer in (optimizers or {}).items():
-        logger.attach_opt_params_handler(
-            trainer, Events.ITERATION_STARTED(every=every), optimizer, param_name="lr", tag=key
-        )
-    if isinstance(evaluators, Engine):
-        evaluators = {"validation": evaluators}
-    step = global_step_from_engine(trainer)
-    for key, evaluator in (evaluators or {}).items():
-        logger.attach_output_handler(
-            evaluator,
-            event_name=Events.COMPLETED,
-            tag=key,
-            metric_names=evaluator_metric_names,
-            global_step_transform=step,
-        )
-
-
 if not TYPE_CHECKING:  # hidden from type checkers, so that they still flag a missing name
 
     def __getattr__(name: str) -> Any:
-        # setup_visdom_logging, setup_mlflow_logging, ...: loggers miniengine does not have
         raise missing_name(__name__, name)
