@@ -425,12 +425,10 @@ def spawn(
             ``timeout`` for ``initialize``; ``start_method`` ("spawn"; "fork" in a notebook),
             ``join`` (True) and ``daemon`` (False) for ``torch.multiprocessing``.
 
-    Example (not run here: it starts processes)::
-
-        def training(local_rank, message):
-            print(idist.get_rank(), idist.get_world_size(), message)
-
-        idist.spawn("gloo", training, args=("hi",), nproc_per_node=2)
+    Example:
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as d:  # each process prints "<rank> hi"
+        ...     spawn("gloo", print, ("hi",), nproc_per_node=2, init_method=f"file://{d}/meet")
     """
     if backend not in available_backends():
         raise ValueError(f"Backend should be one of '{available_backends()}', got {backend!r}")
