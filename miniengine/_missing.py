@@ -1,6 +1,6 @@
 """The error for a name that a miniengine module lacks, pointing to the coverage table.
 
-miniengine mirrors Ignite's module paths, so ``from miniengine.handlers import FastaiLRFinder``
+miniengine mirrors Ignite's module paths, so ``from miniengine.handlers import ClearMLLogger``
 is what a ported script tries first. Such a name should fail with a hint to the table of Ignite
 0.5.5's public names (implemented / deliberately not / not yet), not with a bare
 ``cannot import name``. A package opts in from its module ``__getattr__``:
@@ -66,11 +66,11 @@ def missing_name(module: str, name: str) -> ImportError | AttributeError:
         ``AttributeError`` (so that ``hasattr`` is False).
 
     Example:
-        >>> err = missing_name("miniengine.handlers", "FastaiLRFinder")
+        >>> err = missing_name("miniengine.handlers", "ClearMLLogger")
         >>> type(err).__name__
         'AttributeError'
         >>> print(err)  # doctest: +NORMALIZE_WHITESPACE
-        module 'miniengine.handlers' has no attribute 'FastaiLRFinder'. miniengine does not
+        module 'miniengine.handlers' has no attribute 'ClearMLLogger'. miniengine does not
         have this name; for Ignite 0.5.5's public names and their status in miniengine, see
         docs/differences.md#coverage-of-ignite-055s-public-names
     """

@@ -319,6 +319,20 @@ def test_state_dict_round_trip_and_user_keys():
     assert (other.state.epoch, other.state.iteration, other.state.alpha) == (1, 5, 0.25)
 
 
+@pytest.mark.parametrize("stop_at", [None, 3, 7])
+def test_a_loaded_state_dict_reads_back_unchanged_whatever_ran_before(stop_at):
+    saved = Engine(lambda e, b: None)
+    saved.run(range(5), max_epochs=2)
+    sd = saved.state_dict()
+    engine = Engine(lambda e, b: None)
+    if stop_at is not None:  # a run cut inside an epoch: the engine knows where it stopped
+        engine.add_event_handler(Events.ITERATION_COMPLETED(once=stop_at), Engine.terminate)
+        engine.run(range(5), max_epochs=2)
+        assert engine.state.iteration == stop_at
+    engine.load_state_dict(sd)
+    assert engine.state_dict() == sd  # nothing of the cut run is left
+
+
 @pytest.mark.parametrize(
     "sd, match",
     [

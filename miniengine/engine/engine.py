@@ -526,7 +526,7 @@ class Engine:
         )  # fmt: skip
         setattr(s, limit, state_dict[limit])
         self._resume, self._loaded = (position, within), True
-        self._run_gen = self._data_iter = None
+        self._run_gen = self._data_iter = self._epoch_start = None
 
     def _check_state_dict(self, sd: Any) -> tuple[Any, Any, Any, str]:
         """Check a state dict, changing nothing: (iteration, epoch_iteration, data_position,

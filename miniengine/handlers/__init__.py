@@ -54,6 +54,7 @@ _WHERE = {
     "TimeLimit": "time_limit",
     "BasicTimeProfiler": "time_profilers",
     "HandlersTimeProfiler": "time_profilers",
+    "FastaiLRFinder": "lr_finder",
 }
 
 __all__ = sorted(_WHERE)

@@ -24,6 +24,7 @@ _FROM_HANDLERS = (
     "BasicTimeProfiler",
     "ConcatScheduler",
     "CosineAnnealingScheduler",
+    "FastaiLRFinder",
     "HandlersTimeProfiler",
     "LRScheduler",
     "LinearCyclicalScheduler",
