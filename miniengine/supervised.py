@@ -10,6 +10,7 @@ numbers (``deterministic=True`` gives a ``DeterministicEngine``). Not provided:
 from __future__ import annotations
 
 import contextlib
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -55,21 +56,30 @@ def _prepare_batch(
 
     Tensors nested in lists, tuples and dicts are moved too; strings stay as they are.
 
+    A tensor with 2 rows is split into ``x = batch[0]`` and ``y = batch[1]``, as Ignite does,
+    with a warning: it is more often a batch of two samples without labels than a pair.
+
     Args:
-        batch: a pair ``(x, y)``: a tuple or list of two items.
+        batch: a pair ``(x, y)``: a tuple or list of two items (or a tensor of 2 rows).
         device: where to move the tensors; None leaves them where they are.
         non_blocking: asynchronous copy from pinned CPU memory to a GPU.
 
     Raises:
-        TypeError: ``batch`` is not a pair, e.g. a bare tensor (which would otherwise be split
-            along its first dimension) or a dict.
+        TypeError: ``batch`` is not a pair, e.g. a tensor of another number of rows, or a dict.
 
     Example:
         >>> import torch
         >>> _prepare_batch((torch.zeros(2), [torch.ones(1)]))
         (tensor([0., 0.]), [tensor([1.])])
     """
-    if isinstance(batch, (str, bytes, Mapping, torch.Tensor)) or not (
+    if isinstance(batch, torch.Tensor) and batch.dim() and len(batch) == 2:
+        warnings.warn(
+            f"The default prepare_batch split a tensor batch of shape {tuple(batch.shape)} into "
+            "x = batch[0], y = batch[1], as Ignite does; if the data is not (x, y) pairs, pass "
+            "a prepare_batch of your own",
+            stacklevel=2,
+        )
+    elif isinstance(batch, (str, bytes, Mapping, torch.Tensor)) or not (
         isinstance(batch, Sequence) and len(batch) == 2
     ):
         raise TypeError(

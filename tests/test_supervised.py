@@ -271,12 +271,42 @@ def test_importable_from_engine_module():
     assert miniengine.engine.create_supervised_evaluator is create_supervised_evaluator
 
 
+def test_a_two_row_tensor_batch_is_split_as_ignite_does_with_a_warning():
+    torch.manual_seed(0)
+    data = [torch.rand(2, 3) for _ in range(4)]  # x = row 0, y = row 1 (Ignite's tests do this)
+    model = nn.Linear(3, 3)
+    expected = copy.deepcopy(model)
+    trainer = create_supervised_trainer(
+        model, torch.optim.SGD(model.parameters(), 0.1), nn.MSELoss()
+    )
+    with pytest.warns(UserWarning, match=r"split a tensor batch of shape \(2, 3\) into x = "):
+        trainer.run(data)
+    opt = torch.optim.SGD(expected.parameters(), 0.1)
+    for batch in data:  # the same steps, written out with explicit pairs
+        opt.zero_grad()
+        nn.functional.mse_loss(expected(batch[0]), batch[1]).backward()
+        opt.step()
+    assert torch.equal(model.weight, expected.weight) and torch.equal(model.bias, expected.bias)
+
+
+def test_a_two_row_tensor_batch_trains_as_in_ignite():
+    ignite_engine = pytest.importorskip("ignite.engine")
+    torch.manual_seed(0)
+    data, model = [torch.rand(2, 3) for _ in range(4)], nn.Linear(3, 3)
+    ours, theirs = copy.deepcopy(model), copy.deepcopy(model)
+    with pytest.warns(UserWarning):
+        create_supervised_trainer(ours, torch.optim.SGD(ours.parameters(), 0.1), nn.MSELoss()).run(
+            data
+        )
+    trainer = ignite_engine.create_supervised_trainer
+    trainer(theirs, torch.optim.SGD(theirs.parameters(), 0.1), nn.MSELoss()).run(data)
+    assert torch.equal(ours.weight, theirs.weight) and torch.equal(ours.bias, theirs.bias)
+
+
 @pytest.mark.parametrize(
     "batch,described",
     [
         (torch.ones(4, 1), r"a tensor of shape \(4, 1\)"),
-        # Ignite unpacks a 2-row tensor into x = row 0, y = row 1 and trains on that silently
-        (torch.ones(2, 1), r"a tensor of shape \(2, 1\)"),
         ({"x": torch.ones(2, 1), "y": torch.ones(2, 1)}, r"a dict with keys \['x', 'y'\]"),
         ((torch.ones(2, 1),), "a tuple of length 1"),
         ([torch.ones(2, 1)] * 3, "a list of length 3"),
