@@ -9,9 +9,10 @@ The engine calls the sampler's ``set_epoch`` when an epoch starts, so the shards
 every epoch, identically on every rank. Metrics sum their counts over ranks in ``compute()``.
 
 Nothing here invents a communication layer: it is ``torch.distributed`` (gloo on CPU, NCCL on
-GPUs), launched by ``torchrun`` (or by ``spawn`` from Python). Every helper reads the live ``torch.distributed`` state, so a
-process group made by hand (``dist.init_process_group``) is seen at once; only the node layout
-(``get_nproc_per_node``, ``get_nnodes``, ``get_node_rank``) is computed once per group.
+GPUs), launched by ``torchrun`` (or by ``spawn``, from Python). Every helper reads the live
+``torch.distributed`` state, so a process group made by hand (``dist.init_process_group``) is
+seen at once; only the node layout (``get_nproc_per_node``, ``get_nnodes``, ``get_node_rank``)
+is computed once per group.
 
 Example:
     >>> import miniengine.distributed as idist
