@@ -742,33 +742,30 @@ class Engine:
         yielded the event, and so is an exception raised by a handler: the schedule's
         try/except blocks decide what follows.
         """
-        handlers, pending = self._handlers, ()  # pending: yielded by a throw(), to fire next
+        handlers = self._handlers
+        error: BaseException | None = None  # to throw into the schedule where it yielded
         while True:
-            for event in itertools.chain(pending, events):
-                if event is not None:
-                    self.last_event_name = event
-                    if handlers[event._name_]:
-                        try:
-                            self._fire_event(event)
-                        except BaseException as e:
-                            error: BaseException = e
-                            break
-                if self.should_terminate:
-                    error = _Terminate()
-                    break
-                if self.should_terminate_single_epoch:
-                    error = _TerminateEpoch()
-                    break
-                if self.should_interrupt:
-                    self.should_interrupt = False
-                    self._fire_event(INTERRUPT)
-                    return False
-            else:
-                return True
             try:
-                pending = (events.throw(error),)  # type: ignore[assignment]
+                event = next(events) if error is None else events.throw(error)
             except StopIteration:
                 return True
+            error = None
+            if event is not None:
+                self.last_event_name = event
+                if handlers[event._name_]:
+                    try:
+                        self._fire_event(event)
+                    except BaseException as e:
+                        error = e
+                        continue
+            if self.should_terminate:
+                error = _Terminate()
+            elif self.should_terminate_single_epoch:
+                error = _TerminateEpoch()
+            elif self.should_interrupt:
+                self.should_interrupt = False
+                self._fire_event(INTERRUPT)
+                return False
 
     def _run_events(self) -> Generator[Any, None, None]:
         """The schedule of a run: yields its events in order, those of each epoch's
@@ -782,7 +779,7 @@ class Engine:
                 yield STARTED
                 # A run restored at an epoch's end still has that epoch's end to run.
                 due = self._epoch_end_due(s)
-                while (due or not self._is_done(s)) and not self.should_terminate:
+                while due or not self._is_done(s):
                     s.epoch, epoch_start, due = s.epoch + 1, time.perf_counter(), False
                     yield EPOCH_STARTED
                     yield from self._iteration_events(s)
