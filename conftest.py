@@ -9,6 +9,7 @@ NEEDS = {
         "miniengine/metrics/roc_auc.py",
         "miniengine/metrics/average_precision.py",
         "miniengine/metrics/precision_recall_curve.py",
+        "miniengine/metrics/matthews_corrcoef.py",
     ],
     "scipy": [
         "miniengine/metrics/regression/spearman_correlation.py",

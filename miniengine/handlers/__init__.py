@@ -46,6 +46,12 @@ _WHERE = {
     "BaseParamScheduler": "param_scheduler",
     "BatchSizeScheduler": "param_scheduler",
     "ReduceLROnPlateauScheduler": "param_scheduler",
+    "StateParamScheduler": "state_param_scheduler",
+    "LambdaStateScheduler": "state_param_scheduler",
+    "PiecewiseLinearStateScheduler": "state_param_scheduler",
+    "ExpStateScheduler": "state_param_scheduler",
+    "StepStateScheduler": "state_param_scheduler",
+    "MultiStepStateScheduler": "state_param_scheduler",
     "ProgressBar": "tqdm_logger",
     "LogProgress": "log_progress",
     "EarlyStopping": "early_stopping",
@@ -55,6 +61,8 @@ _WHERE = {
     "BasicTimeProfiler": "time_profilers",
     "HandlersTimeProfiler": "time_profilers",
     "FastaiLRFinder": "lr_finder",
+    "EpochOutputStore": "stores",
+    "EMAHandler": "ema_handler",
 }
 
 __all__ = sorted(_WHERE)

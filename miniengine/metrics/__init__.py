@@ -30,11 +30,20 @@ from miniengine.metrics.confusion_matrix import (
     JaccardIndex,
     mIoU,
 )
+from miniengine.metrics.cosine_similarity import CosineSimilarity
+from miniengine.metrics.entropy import Entropy
 from miniengine.metrics.epoch_metric import EpochMetric
 from miniengine.metrics.fbeta import Fbeta
+from miniengine.metrics.frequency import Frequency
 from miniengine.metrics.gpu_info import GpuInfo
+from miniengine.metrics.hsic import HSIC
+from miniengine.metrics.js_divergence import JSDivergence
+from miniengine.metrics.kl_divergence import KLDivergence
 from miniengine.metrics.loss import Loss
+from miniengine.metrics.matthews_corrcoef import MatthewsCorrCoef
+from miniengine.metrics.maximum_mean_discrepancy import MaximumMeanDiscrepancy
 from miniengine.metrics.mean_absolute_error import MeanAbsoluteError
+from miniengine.metrics.mean_pairwise_distance import MeanPairwiseDistance
 from miniengine.metrics.mean_squared_error import MeanSquaredError
 from miniengine.metrics.metric import (
     BatchFiltered,
@@ -47,7 +56,10 @@ from miniengine.metrics.metric import (
     RunningEpochWise,
     SingleEpochRunningBatchWise,
 )
+from miniengine.metrics.metric_group import MetricGroup
 from miniengine.metrics.metrics_lambda import MetricsLambda
+from miniengine.metrics.multilabel_confusion_matrix import MultiLabelConfusionMatrix
+from miniengine.metrics.mutual_information import MutualInformation
 from miniengine.metrics.precision import Precision
 from miniengine.metrics.precision_recall_curve import PrecisionRecallCurve
 from miniengine.metrics.psnr import PSNR
@@ -55,6 +67,7 @@ from miniengine.metrics.recall import Recall
 from miniengine.metrics.roc_auc import ROC_AUC, RocCurve
 from miniengine.metrics.root_mean_squared_error import RootMeanSquaredError
 from miniengine.metrics.running_average import RunningAverage
+from miniengine.metrics.ssim import SSIM
 from miniengine.metrics.top_k_categorical_accuracy import TopKCategoricalAccuracy
 
 __all__ = [
@@ -65,20 +78,32 @@ __all__ = [
     "BatchWise",
     "CohenKappa",
     "ConfusionMatrix",
+    "CosineSimilarity",
     "DiceCoefficient",
+    "Entropy",
     "EpochMetric",
     "EpochWise",
     "Fbeta",
+    "Frequency",
     "GeometricAverage",
     "GpuInfo",
+    "HSIC",
     "IoU",
+    "JSDivergence",
     "JaccardIndex",
+    "KLDivergence",
     "Loss",
+    "MatthewsCorrCoef",
+    "MaximumMeanDiscrepancy",
     "MeanAbsoluteError",
+    "MeanPairwiseDistance",
     "MeanSquaredError",
     "Metric",
+    "MetricGroup",
     "MetricUsage",
     "MetricsLambda",
+    "MultiLabelConfusionMatrix",
+    "MutualInformation",
     "NotComputableError",
     "PSNR",
     "Precision",
@@ -90,6 +115,7 @@ __all__ = [
     "RunningAverage",
     "RunningBatchWise",
     "RunningEpochWise",
+    "SSIM",
     "SingleEpochRunningBatchWise",
     "TopKCategoricalAccuracy",
     "VariableAccumulation",

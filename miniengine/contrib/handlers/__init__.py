@@ -24,6 +24,7 @@ _FROM_HANDLERS = (
     "BasicTimeProfiler",
     "ConcatScheduler",
     "CosineAnnealingScheduler",
+    "EpochOutputStore",
     "FastaiLRFinder",
     "HandlersTimeProfiler",
     "LRScheduler",
