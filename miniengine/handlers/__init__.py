@@ -63,6 +63,7 @@ _WHERE = {
     "FastaiLRFinder": "lr_finder",
     "EpochOutputStore": "stores",
     "EMAHandler": "ema_handler",
+    "FBResearchLogger": "fbresearch_logger",
 }
 
 __all__ = sorted(_WHERE)
