@@ -18,10 +18,11 @@ Ignite's metrics that miniengine lacks fail with an error pointing to the covera
 from typing import Any
 
 from miniengine._missing import missing_name
-from miniengine.metrics import regression  # noqa: F401 (see __all__)
+from miniengine.metrics import fairness, regression  # noqa: F401 (see __all__)
 from miniengine.metrics.accumulation import Average, GeometricAverage, VariableAccumulation
 from miniengine.metrics.accuracy import Accuracy
 from miniengine.metrics.average_precision import AveragePrecision
+from miniengine.metrics.classification_report import ClassificationReport
 from miniengine.metrics.cohen_kappa import CohenKappa
 from miniengine.metrics.confusion_matrix import (
     ConfusionMatrix,
@@ -60,9 +61,15 @@ from miniengine.metrics.metric_group import MetricGroup
 from miniengine.metrics.metrics_lambda import MetricsLambda
 from miniengine.metrics.multilabel_confusion_matrix import MultiLabelConfusionMatrix
 from miniengine.metrics.mutual_information import MutualInformation
+from miniengine.metrics.nlp.bleu import Bleu
+from miniengine.metrics.nlp.character_error_rate import CharacterErrorRate
+from miniengine.metrics.nlp.perplexity import Perplexity
+from miniengine.metrics.nlp.rouge import Rouge, RougeL, RougeN
 from miniengine.metrics.precision import Precision
 from miniengine.metrics.precision_recall_curve import PrecisionRecallCurve
 from miniengine.metrics.psnr import PSNR
+from miniengine.metrics.rec_sys.hitrate import HitRate
+from miniengine.metrics.rec_sys.ndcg import NDCG
 from miniengine.metrics.recall import Recall
 from miniengine.metrics.roc_auc import ROC_AUC, RocCurve
 from miniengine.metrics.root_mean_squared_error import RootMeanSquaredError
@@ -76,6 +83,9 @@ __all__ = [
     "AveragePrecision",
     "BatchFiltered",
     "BatchWise",
+    "Bleu",
+    "CharacterErrorRate",
+    "ClassificationReport",
     "CohenKappa",
     "ConfusionMatrix",
     "CosineSimilarity",
@@ -88,6 +98,7 @@ __all__ = [
     "GeometricAverage",
     "GpuInfo",
     "HSIC",
+    "HitRate",
     "IoU",
     "JSDivergence",
     "JaccardIndex",
@@ -104,14 +115,19 @@ __all__ = [
     "MetricsLambda",
     "MultiLabelConfusionMatrix",
     "MutualInformation",
+    "NDCG",
     "NotComputableError",
     "PSNR",
+    "Perplexity",
     "Precision",
     "PrecisionRecallCurve",
     "ROC_AUC",
     "Recall",
     "RocCurve",
     "RootMeanSquaredError",
+    "Rouge",
+    "RougeL",
+    "RougeN",
     "RunningAverage",
     "RunningBatchWise",
     "RunningEpochWise",
@@ -121,7 +137,7 @@ __all__ = [
     "VariableAccumulation",
     "mIoU",
 ]
-# Ignite lists "regression" in __all__ too; pdoc would then document the package twice.
+# Ignite lists "regression" and "fairness" in __all__ too; pdoc would then document them twice.
 
 
 def __getattr__(name: str) -> Any:
