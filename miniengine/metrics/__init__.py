@@ -44,6 +44,7 @@ from miniengine.metrics.loss import Loss
 from miniengine.metrics.matthews_corrcoef import MatthewsCorrCoef
 from miniengine.metrics.maximum_mean_discrepancy import MaximumMeanDiscrepancy
 from miniengine.metrics.mean_absolute_error import MeanAbsoluteError
+from miniengine.metrics.mean_average_precision import MeanAveragePrecision
 from miniengine.metrics.mean_pairwise_distance import MeanPairwiseDistance
 from miniengine.metrics.mean_squared_error import MeanSquaredError
 from miniengine.metrics.metric import (
@@ -76,6 +77,11 @@ from miniengine.metrics.root_mean_squared_error import RootMeanSquaredError
 from miniengine.metrics.running_average import RunningAverage
 from miniengine.metrics.ssim import SSIM
 from miniengine.metrics.top_k_categorical_accuracy import TopKCategoricalAccuracy
+from miniengine.metrics.vision.object_detection_average_precision_recall import (
+    CommonObjectDetectionMetrics,
+    ObjectDetectionAvgPrecisionRecall,
+    coco_tensor_list_to_dict_list,
+)
 
 __all__ = [
     "Accuracy",
@@ -87,6 +93,7 @@ __all__ = [
     "CharacterErrorRate",
     "ClassificationReport",
     "CohenKappa",
+    "CommonObjectDetectionMetrics",
     "ConfusionMatrix",
     "CosineSimilarity",
     "DiceCoefficient",
@@ -107,6 +114,7 @@ __all__ = [
     "MatthewsCorrCoef",
     "MaximumMeanDiscrepancy",
     "MeanAbsoluteError",
+    "MeanAveragePrecision",
     "MeanPairwiseDistance",
     "MeanSquaredError",
     "Metric",
@@ -117,6 +125,7 @@ __all__ = [
     "MutualInformation",
     "NDCG",
     "NotComputableError",
+    "ObjectDetectionAvgPrecisionRecall",
     "PSNR",
     "Perplexity",
     "Precision",
@@ -135,6 +144,7 @@ __all__ = [
     "SingleEpochRunningBatchWise",
     "TopKCategoricalAccuracy",
     "VariableAccumulation",
+    "coco_tensor_list_to_dict_list",
     "mIoU",
 ]
 # Ignite lists "regression" and "fairness" in __all__ too; pdoc would then document them twice.
