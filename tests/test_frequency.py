@@ -179,17 +179,11 @@ def _feed(metric, rank, clock):
 
 
 def _two_ranks(rank, out):
+    # No Ignite oracle here: in a gloo child its metrics at times abort the process at exit
+    # ("terminate called without an active exception"). It is compared in one process above.
     clock = Clock()
     time.perf_counter = clock  # a fresh process of its own: nothing else to restore
     seen = {"ours": _feed(Frequency(), rank, clock)}
-    try:
-        import ignite.handlers.timing
-        import ignite.metrics
-    except ImportError:
-        pass
-    else:
-        ignite.handlers.timing.perf_counter = clock  # type: ignore[attr-defined]
-        seen["ignite"] = _feed(ignite.metrics.Frequency(), rank, clock)
     torch.save(seen, out / f"freq{rank}.pt")
 
 
@@ -202,4 +196,3 @@ def test_two_ranks_give_the_jobs_rate(tmp_path):
     for rank in range(2):
         seen = torch.load(tmp_path / f"freq{rank}.pt")
         assert seen["ours"] == expected
-        assert seen.get("ignite", expected) == expected

@@ -167,6 +167,8 @@ def _shard(rank, part):
 
 
 def _two_ranks(rank, out):
+    # No Ignite oracle here: in a gloo child its metrics at times abort the process at exit
+    # ("terminate called without an active exception"). It is compared in one process above.
     seen = {}
     hsic = HSIC(sigma_y=1.5)
     hsic.update(_shard(rank, 0))
@@ -174,12 +176,6 @@ def _two_ranks(rank, out):
     if rank == 0:
         hsic.update((torch.randn(2, 3), torch.randn(2, 2)))  # skipped: not counted as a batch
     seen["mine"] = hsic.compute()
-    try:
-        import ignite.metrics as im
-    except ImportError:
-        pass
-    else:  # the oracle, on the same process group
-        seen["ignite"] = run(im.HSIC(sigma_y=1.5), [_shard(rank, 0), _shard(rank, 1)])
     torch.save(seen, out / f"hsic{rank}.pt")
 
 
@@ -191,4 +187,3 @@ def test_two_ranks_average_over_all_batches(tmp_path):
     want = by_hand([_shard(r, p) for r in range(2) for p in range(2)], sigma_y=1.5)
     for s in seen:
         assert s["mine"] == pytest.approx(want, abs=1e-6)  # float32 (see test_oracle)
-        assert s["mine"] == pytest.approx(s.get("ignite", s["mine"]), abs=1e-6)

@@ -141,18 +141,14 @@ def _shard(rank, part):
 
 
 def _two_ranks(rank, out):
+    # No Ignite oracle here: in a gloo child its metrics at times abort the process at exit
+    # ("terminate called without an active exception"). It is compared in one process above.
     seen = {}
     mmd = MaximumMeanDiscrepancy(var=2.0)
     mmd.update(_shard(rank, 0))
     seen["first"] = mmd.compute()
     mmd.update(_shard(rank, 1))  # compute left the local sums as they were
     seen["both"] = mmd.compute()
-    try:
-        import ignite.metrics as im
-    except ImportError:
-        pass
-    else:  # the oracle, on the same process group
-        seen["ignite"] = run(im.MaximumMeanDiscrepancy(var=2.0), [_shard(rank, 0), _shard(rank, 1)])
     torch.save(seen, out / f"mmd{rank}.pt")
 
 
@@ -166,4 +162,3 @@ def test_two_ranks_average_over_all_batches(tmp_path):
     for s in seen:
         assert s["first"] == pytest.approx(first, rel=1e-5)
         assert s["both"] == pytest.approx(both, rel=1e-5)
-        assert s["both"] == pytest.approx(s.get("ignite", s["both"]), rel=1e-5)

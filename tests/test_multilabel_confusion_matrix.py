@@ -157,6 +157,8 @@ def _shard(rank, part):
 
 
 def _two_ranks(rank, out):
+    # No Ignite oracle here: in a gloo child its metrics at times abort the process at exit
+    # ("terminate called without an active exception"). It is compared in one process above.
     seen = {}
     mlcm = MultiLabelConfusionMatrix(3)
     normalized = MultiLabelConfusionMatrix(3, normalized=True)
@@ -165,12 +167,6 @@ def _two_ranks(rank, out):
         normalized.update(_shard(rank, part))
         seen[part] = mlcm.compute()  # compute leaves the local counts as they were
     seen["normalized"] = normalized.compute()
-    try:
-        import ignite.metrics as im
-    except ImportError:
-        pass
-    else:  # the oracle, on the same process group
-        seen["ignite"] = run(im.MultiLabelConfusionMatrix(3), [_shard(rank, 0), _shard(rank, 1)])
     torch.save(seen, out / f"mlcm{rank}.pt")
 
 
@@ -185,4 +181,3 @@ def test_two_ranks_sum_the_counts(tmp_path):
         assert torch.equal(s[0], first)
         assert torch.equal(s[1], both)
         assert torch.allclose(s["normalized"], both.double() / both[0].sum())
-        assert torch.equal(s.get("ignite", both), both)
