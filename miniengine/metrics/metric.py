@@ -269,6 +269,20 @@ def _need_examples(count: int, name: str) -> None:
         )
 
 
+def _same_dtype_and_shape(y_pred: Any, y: Any) -> None:
+    """The image metrics' (PSNR, SSIM) first check of a batch, in Ignite's words."""
+    if y_pred.dtype != y.dtype:
+        raise TypeError(
+            "Expected y_pred and y to have the same data type. "
+            f"Got y_pred: {y_pred.dtype} and y: {y.dtype}."
+        )
+    if y_pred.shape != y.shape:
+        raise ValueError(
+            "Expected y_pred and y to have the same shape. "
+            f"Got y_pred: {y_pred.shape} and y: {y.shape}."
+        )
+
+
 _STATE_KEY = "__metric_state_per_rank"
 
 

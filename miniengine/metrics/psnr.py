@@ -7,7 +7,7 @@ from numbers import Real
 
 import torch
 
-from miniengine.metrics.metric import Metric, _identity, _need_examples
+from miniengine.metrics.metric import Metric, _identity, _need_examples, _same_dtype_and_shape
 
 __all__ = ["PSNR"]
 
@@ -63,16 +63,7 @@ class PSNR(Metric):
             output: ``(y_pred, y)``.
         """
         y_pred, y = output[0].detach(), output[1].detach()
-        if y_pred.dtype != y.dtype:
-            raise TypeError(
-                "Expected y_pred and y to have the same data type. "
-                f"Got y_pred: {y_pred.dtype} and y: {y.dtype}."
-            )
-        if y_pred.shape != y.shape:
-            raise ValueError(
-                "Expected y_pred and y to have the same shape. "
-                f"Got y_pred: {y_pred.shape} and y: {y.shape}."
-            )
+        _same_dtype_and_shape(y_pred, y)
         error = y_pred.to(self._double_dtype) - y.to(self._double_dtype)
         mse = (error**2).mean(dim=tuple(range(1, y.ndim)))
         psnr = 10.0 * torch.log10(self.data_range**2 / (mse + 1e-10))

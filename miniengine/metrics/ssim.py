@@ -9,7 +9,7 @@ from numbers import Real
 import torch
 import torch.nn.functional as F
 
-from miniengine.metrics.metric import Metric, _identity, _need_examples
+from miniengine.metrics.metric import Metric, _identity, _need_examples, _same_dtype_and_shape
 
 __all__ = ["SSIM"]
 
@@ -117,16 +117,7 @@ class SSIM(Metric):
             output: ``(y_pred, y)``.
         """
         y_pred, y = output[0].detach(), output[1].detach()
-        if y_pred.dtype != y.dtype:
-            raise TypeError(
-                "Expected y_pred and y to have the same data type. "
-                f"Got y_pred: {y_pred.dtype} and y: {y.dtype}."
-            )
-        if y_pred.shape != y.shape:
-            raise ValueError(
-                "Expected y_pred and y to have the same shape. "
-                f"Got y_pred: {y_pred.shape} and y: {y.shape}."
-            )
+        _same_dtype_and_shape(y_pred, y)
         if y.ndim != self.ndims + 2:
             raise ValueError(
                 "Expected y_pred and y to have BxCxHxW or BxCxDxHxW shape. "
