@@ -10,6 +10,10 @@ NEEDS = {
         "miniengine/metrics/average_precision.py",
         "miniengine/metrics/precision_recall_curve.py",
         "miniengine/metrics/matthews_corrcoef.py",
+        "miniengine/metrics/clustering/__init__.py",
+        "miniengine/metrics/clustering/silhouette_score.py",
+        "miniengine/metrics/clustering/davies_bouldin_score.py",
+        "miniengine/metrics/clustering/calinski_harabasz_score.py",
     ],
     "scipy": [
         "miniengine/metrics/regression/spearman_correlation.py",

@@ -18,7 +18,7 @@ Ignite's metrics that miniengine lacks fail with an error pointing to the covera
 from typing import Any
 
 from miniengine._missing import missing_name
-from miniengine.metrics import fairness, regression  # noqa: F401 (see __all__)
+from miniengine.metrics import clustering, fairness, regression  # noqa: F401 (see __all__)
 from miniengine.metrics.accumulation import Average, GeometricAverage, VariableAccumulation
 from miniengine.metrics.accuracy import Accuracy
 from miniengine.metrics.average_precision import AveragePrecision
@@ -147,7 +147,8 @@ __all__ = [
     "coco_tensor_list_to_dict_list",
     "mIoU",
 ]
-# Ignite lists "regression" and "fairness" in __all__ too; pdoc would then document them twice.
+# Ignite lists "clustering", "regression" and "fairness" in __all__ too; pdoc would then
+# document them twice.
 
 
 def __getattr__(name: str) -> Any:
